@@ -1,0 +1,2 @@
+//! The `academy` command-line tool.
+fn main() {}

@@ -1,0 +1,1 @@
+//! academy-exchange-server
