@@ -91,12 +91,10 @@ fn eat_segment<'a>(s: &'a str, words: &[&str], implicit_post: bool) -> Option<&'
     if s.is_empty() {
         return Some(s);
     }
-    if implicit_post {
-        if let Some(d) = s.strip_prefix('-') {
-            let n = d.chars().take_while(|c| c.is_ascii_digit()).count();
-            if n > 0 {
-                return Some(&d[n..]);
-            }
+    if implicit_post && let Some(d) = s.strip_prefix('-') {
+        let n = d.chars().take_while(|c| c.is_ascii_digit()).count();
+        if n > 0 {
+            return Some(&d[n..]);
         }
     }
     let t = s.strip_prefix(['.', '-', '_']).unwrap_or(s);
