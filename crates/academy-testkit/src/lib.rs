@@ -6,6 +6,7 @@
 //!   project's rule: interop tests skip with a printed reason under a bare
 //!   `cargo test`, and fail when `ACADEMY_REQUIRE_INTEROP=1` (as `cargo xtask test` sets).
 
+pub mod fault_proxy;
 pub mod python;
 pub mod redis;
 
