@@ -1,0 +1,412 @@
+//! The hosted exchange's routes (`exchange-http-api.md` §5, §6), as
+//! academy-py's `AcademyGlobusClient` calls them: JSON bodies on every
+//! method (GET and DELETE included), identifiers and messages
+//! double-encoded (a JSON string holding the JSON), and the
+//! `academy_version` header.
+//!
+//! Errors are returned as [`Error::Api`] with the status and text; mapping
+//! them to exchange errors is the transport crate's job.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use academy_exchange::{AgentId, AgentStats, EntityId, MailboxStatus, Message};
+use futures::StreamExt as _;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::authorizer::Authorizer;
+use crate::error::{Error, Result};
+use crate::http::{HttpClient, RequestBody};
+use crate::layer::RetryPolicy;
+use crate::sse::{MessageStream, message_stream};
+
+/// Configuration of [`AcademyGlobusClient`].
+#[derive(Clone)]
+pub struct ExchangeClientConfig {
+    /// Exchange base URL (default `https://exchange.academy-agents.org/v1`;
+    /// the Globus environment variables do not apply to it).
+    pub base_url: Url,
+    /// Bearer tokens for the exchange resource server.
+    pub authorizer: Option<Arc<dyn Authorizer>>,
+    /// Retry policy (globus-sdk's by default).
+    pub retry: RetryPolicy,
+    /// Per-attempt timeout. Default none, as academy-py: long polls are
+    /// bounded by the server.
+    pub timeout: Option<Duration>,
+    /// Refresh the token and resend once on 403 (default true). The
+    /// exchange answers expired tokens with 403, which globus-sdk never
+    /// refreshes; a 403 for missing permissions costs one extra request.
+    pub refresh_on_forbidden: bool,
+    /// Allow plain http to non-loopback hosts.
+    pub allow_insecure_http: bool,
+    /// The `academy_version` header value.
+    pub academy_version: String,
+}
+
+impl std::fmt::Debug for ExchangeClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExchangeClientConfig")
+            .field("base_url", &self.base_url.as_str())
+            .field("authorizer", &self.authorizer)
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExchangeClientConfig {
+    /// Defaults for `base_url`.
+    pub fn new(base_url: Url) -> Self {
+        ExchangeClientConfig {
+            base_url,
+            authorizer: None,
+            retry: RetryPolicy::default(),
+            timeout: None,
+            refresh_on_forbidden: true,
+            allow_insecure_http: false,
+            academy_version: crate::config::ACADEMY_VERSION.into(),
+        }
+    }
+
+    /// Defaults for the hosted exchange.
+    pub fn hosted() -> Result<Self> {
+        Ok(ExchangeClientConfig::new(crate::config::parse_url(
+            crate::config::DEFAULT_EXCHANGE_URL,
+        )?))
+    }
+
+    /// Sets the authorizer.
+    pub fn with_authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = Some(authorizer);
+        self
+    }
+}
+
+/// How [`AcademyGlobusClient::listen_reconnecting`] reconnects.
+#[derive(Debug, Clone)]
+pub struct ReconnectPolicy {
+    /// Consecutive failed connections before giving up with the error.
+    pub max_failures: u32,
+    /// Backoff between failed connections (its `backoff`/`max_sleep`).
+    pub backoff: RetryPolicy,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            max_failures: 10,
+            backoff: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Raw client of the hosted exchange.
+///
+/// ```no_run
+/// # async fn f() -> academy_globus_client::Result<()> {
+/// use std::sync::Arc;
+/// use academy_exchange::UserId;
+/// use academy_globus_client::{AcademyGlobusClient, ExchangeClientConfig};
+/// use academy_globus_client::authorizer::StaticTokenAuthorizer;
+/// let config = ExchangeClientConfig::hosted()?
+///     .with_authorizer(Arc::new(StaticTokenAuthorizer::new("token".into())));
+/// let client = AcademyGlobusClient::new(config)?;
+/// let me = UserId::new(None);
+/// client.register_client(&me.clone().into()).await?;
+/// let heartbeat = client.get_heartbeat(&me.into()).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct AcademyGlobusClient {
+    http: HttpClient,
+}
+
+fn mailbox(id: &EntityId) -> Value {
+    json!({ "mailbox": id.to_json() })
+}
+
+fn invalid(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::InvalidResponse(format!("{what}: {e}"))
+}
+
+impl AcademyGlobusClient {
+    /// Builds the client and its HTTP stack.
+    pub fn new(config: ExchangeClientConfig) -> Result<Self> {
+        let version = HeaderValue::from_str(&config.academy_version)
+            .map_err(|_| Error::Config("invalid academy_version".into()))?;
+        let mut b = HttpClient::builder(config.base_url)
+            .retry(config.retry)
+            .timeout(config.timeout)
+            .refresh_on_forbidden(config.refresh_on_forbidden)
+            .allow_insecure_http(config.allow_insecure_http)
+            .default_header(HeaderName::from_static("academy_version"), version);
+        if let Some(a) = config.authorizer {
+            b = b.authorizer(a);
+        }
+        Ok(AcademyGlobusClient { http: b.build()? })
+    }
+
+    /// Wraps an already built HTTP client (which should send the
+    /// `academy_version` header).
+    pub fn from_http(http: HttpClient) -> Self {
+        AcademyGlobusClient { http }
+    }
+
+    /// The underlying HTTP client.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> Result<crate::http::BufferedResponse> {
+        self.http
+            .execute(method, path, RequestBody::Json(body), HeaderMap::new())
+            .await
+    }
+
+    /// `POST /mailbox` for a user (or any id without an agent MRO).
+    pub async fn register_client(&self, id: &EntityId) -> Result<()> {
+        self.call(Method::POST, "mailbox", mailbox(id))
+            .await
+            .map(drop)
+    }
+
+    /// `POST /mailbox` for an agent with its MRO (most-derived first,
+    /// ending with `academy.agent.Agent`).
+    pub async fn register_agent(&self, id: &AgentId, mro: &[impl AsRef<str>]) -> Result<()> {
+        let agent: Vec<&str> = mro.iter().map(AsRef::as_ref).collect();
+        let body = json!({ "mailbox": id.to_json(), "agent": agent.join(",") });
+        self.call(Method::POST, "mailbox", body).await.map(drop)
+    }
+
+    /// `GET /mailbox` (still served; 1.0.0 clients use the heartbeat).
+    pub async fn status(&self, id: &EntityId) -> Result<MailboxStatus> {
+        #[derive(Deserialize)]
+        struct R {
+            status: MailboxStatus,
+        }
+        Ok(self
+            .call(Method::GET, "mailbox", mailbox(id))
+            .await?
+            .json::<R>()?
+            .status)
+    }
+
+    /// `DELETE /mailbox`.
+    pub async fn terminate(&self, id: &EntityId) -> Result<()> {
+        self.call(Method::DELETE, "mailbox", mailbox(id))
+            .await
+            .map(drop)
+    }
+
+    /// `PUT /message`. Retried on transient failures like every call, so a
+    /// message may be enqueued twice if the server failed after enqueueing.
+    pub async fn send(&self, message: &Message) -> Result<()> {
+        let body = json!({ "message": message.to_json() });
+        self.call(Method::PUT, "message", body).await.map(drop)
+    }
+
+    /// `GET /message`: long-poll one message (`timeout` seconds, server
+    /// default when `None`). A 408 means no message arrived in time.
+    pub async fn recv(&self, id: &EntityId, timeout: Option<f64>) -> Result<Message> {
+        let mut body = mailbox(id);
+        if let Some(t) = timeout {
+            body["timeout"] = json!(t);
+        }
+        #[derive(Deserialize)]
+        struct R {
+            message: String,
+        }
+        let r: R = self.call(Method::GET, "message", body).await?.json()?;
+        Message::from_json(&r.message).map_err(|e| invalid("received message", e))
+    }
+
+    /// `GET /discover`: agents whose MRO matches `agent` (`<module>.<name>`).
+    pub async fn discover(&self, agent: &str, allow_subclasses: bool) -> Result<Vec<AgentId>> {
+        #[derive(Deserialize)]
+        struct R {
+            agent_ids: String,
+        }
+        let body = json!({ "agent": agent, "allow_subclasses": allow_subclasses });
+        let r: R = self.call(Method::GET, "discover", body).await?.json()?;
+        r.agent_ids
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                uuid::Uuid::parse_str(s.trim())
+                    .map(|u| AgentId::from_uid(u, None))
+                    .map_err(|e| invalid("discover agent id", e))
+            })
+            .collect()
+    }
+
+    /// `GET /mailbox/heartbeat`: seconds since the last heartbeat, or
+    /// `None` if there never was one.
+    pub async fn get_heartbeat(&self, id: &EntityId) -> Result<Option<f64>> {
+        #[derive(Deserialize)]
+        struct R {
+            heartbeat: Option<f64>,
+        }
+        Ok(self
+            .call(Method::GET, "mailbox/heartbeat", mailbox(id))
+            .await?
+            .json::<R>()?
+            .heartbeat)
+    }
+
+    /// `POST /mailbox/heartbeat`.
+    pub async fn update_heartbeat(&self, id: &EntityId) -> Result<()> {
+        self.call(Method::POST, "mailbox/heartbeat", mailbox(id))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /mailbox/stats`.
+    pub async fn get_agent_stats(&self, id: &EntityId) -> Result<AgentStats> {
+        self.call(Method::GET, "mailbox/stats", mailbox(id))
+            .await?
+            .json()
+    }
+
+    /// `POST /mailbox/share`.
+    pub async fn share_mailbox(&self, id: &EntityId, group_id: &str) -> Result<()> {
+        let body = json!({ "mailbox": id.to_json(), "group_id": group_id });
+        self.call(Method::POST, "mailbox/share", body)
+            .await
+            .map(drop)
+    }
+
+    /// `GET /mailbox/share`: the group ids a mailbox is shared with.
+    pub async fn get_shared_groups(&self, id: &EntityId) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct R {
+            group_ids: Vec<String>,
+        }
+        Ok(self
+            .call(Method::GET, "mailbox/share", mailbox(id))
+            .await?
+            .json::<R>()?
+            .group_ids)
+    }
+
+    /// `DELETE /mailbox/share`.
+    pub async fn remove_shared_group(&self, id: &EntityId, group_id: &str) -> Result<()> {
+        let body = json!({ "mailbox": id.to_json(), "group_id": group_id });
+        self.call(Method::DELETE, "mailbox/share", body)
+            .await
+            .map(drop)
+    }
+
+    /// Opens one `GET /mailbox/listen` connection. `timeout` is the
+    /// server's idle timeout in seconds; the stream ends when the server
+    /// closes it. Opening is not retried (the auth layer still refreshes
+    /// once on 401/403); use [`Self::listen_reconnecting`] for a loop.
+    pub async fn listen(&self, id: &EntityId, timeout: Option<f64>) -> Result<MessageStream> {
+        let mut body = mailbox(id);
+        if let Some(t) = timeout {
+            body["timeout"] = json!(t);
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        );
+        let resp = self
+            .http
+            .open_stream(
+                Method::GET,
+                "mailbox/listen",
+                RequestBody::Json(body),
+                headers,
+            )
+            .await?;
+        Ok(message_stream(resp.into_body()))
+    }
+
+    /// Listens for ever: reconnects when the server ends the stream and,
+    /// with backoff, after transient failures (connection errors, 429, 5xx,
+    /// broken streams). Ends with the error on a client error (400, 401,
+    /// 403, 404, 419, …), on [`Error::LoginRequired`], or after
+    /// `policy.max_failures` consecutive failed connections. Messages that
+    /// fail to parse are yielded as errors and listening goes on.
+    pub fn listen_reconnecting(
+        &self,
+        id: EntityId,
+        timeout: Option<f64>,
+        policy: ReconnectPolicy,
+    ) -> MessageStream {
+        enum St {
+            Connect(u32),
+            Streaming(MessageStream, bool),
+            Done,
+        }
+        let client = self.clone();
+        Box::pin(futures::stream::unfold(St::Connect(0), move |mut st| {
+            let client = client.clone();
+            let id = id.clone();
+            let policy = policy.clone();
+            async move {
+                loop {
+                    st = match st {
+                        St::Done => return None,
+                        St::Connect(failures) => match client.listen(&id, timeout).await {
+                            Ok(stream) => St::Streaming(stream, false),
+                            Err(e) if is_fatal(&e) || failures + 1 >= policy.max_failures => {
+                                return Some((Err(e), St::Done));
+                            }
+                            Err(e) => {
+                                let delay = policy.backoff.backoff(failures);
+                                tracing::debug!(error = %e, delay_ms = delay.as_millis() as u64, "listen failed; reconnecting");
+                                tokio::time::sleep(delay).await;
+                                St::Connect(failures + 1)
+                            }
+                        },
+                        St::Streaming(mut stream, got_any) => match stream.next().await {
+                            Some(Ok(msg)) => return Some((Ok(msg), St::Streaming(stream, true))),
+                            Some(Err(e @ Error::InvalidResponse(_))) if !is_stream_broken(&e) => {
+                                return Some((Err(e), St::Streaming(stream, got_any)));
+                            }
+                            Some(Err(e)) => {
+                                tracing::debug!(error = %e, "event stream broke; reconnecting");
+                                tokio::time::sleep(policy.backoff.backoff(0)).await;
+                                St::Connect(1)
+                            }
+                            None => {
+                                // A stream that ends without delivering
+                                // anything gets a short pause, so a server
+                                // closing at once is not spun on.
+                                if !got_any {
+                                    tokio::time::sleep(policy.backoff.backoff(0)).await;
+                                }
+                                St::Connect(0)
+                            }
+                        },
+                    };
+                }
+            }
+        }))
+    }
+}
+
+fn is_stream_broken(e: &Error) -> bool {
+    matches!(e, Error::InvalidResponse(m) if m.starts_with(crate::sse::BROKEN_STREAM))
+}
+
+fn is_fatal(e: &Error) -> bool {
+    match e {
+        Error::Api(api) => api.http_status < 500 && api.http_status != 429,
+        Error::LoginRequired { .. } | Error::Config(_) | Error::TokenStore { .. } => true,
+        _ => false,
+    }
+}

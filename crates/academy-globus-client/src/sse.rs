@@ -1,0 +1,201 @@
+//! Server-sent events of `GET /mailbox/listen` (`exchange-http-api.md`
+//! §6.9, `globus-exchange-client.md` §7.2): a line decoder and the stream
+//! of messages of one connection.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::Stream;
+use http_body_util::BodyExt as _;
+
+use academy_exchange::Message;
+
+use crate::error::{Error, Result};
+use crate::http::ResponseBody;
+
+/// Longest line accepted (the exchange's messages are at most 512 KiB;
+/// the bound keeps a misbehaving server from exhausting memory).
+pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Prefix of the errors after which the stream cannot be decoded further
+/// (as opposed to one event that is not a valid message).
+pub(crate) const BROKEN_STREAM: &str = "event-stream";
+
+/// One decoded event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Event {
+    /// `data` lines joined with `\n`.
+    pub data: String,
+    /// Last `id` field, if any.
+    pub id: Option<String>,
+    /// `retry` field (milliseconds), if any.
+    pub retry_ms: Option<u64>,
+}
+
+/// Incremental SSE decoder: feed bytes, take complete events.
+///
+/// ```
+/// use academy_globus_client::sse::SseDecoder;
+/// let mut d = SseDecoder::default();
+/// let events = d.push(b": ping\r\n\r\ndata: {\"a\": 1}\r\n\r\ndata: x").unwrap();
+/// assert_eq!(events.len(), 1);
+/// assert_eq!(events[0].data, "{\"a\": 1}");
+/// ```
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    line: Vec<u8>,
+    data: Vec<String>,
+    id: Option<String>,
+    retry_ms: Option<u64>,
+}
+
+impl SseDecoder {
+    /// Feeds bytes; returns the events completed by them.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        for &b in bytes {
+            if b != b'\n' {
+                if self.line.len() >= MAX_LINE_BYTES {
+                    return Err(Error::InvalidResponse(format!(
+                        "{BROKEN_STREAM} line longer than {MAX_LINE_BYTES} bytes"
+                    )));
+                }
+                self.line.push(b);
+                continue;
+            }
+            let mut line = std::mem::take(&mut self.line);
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if let Some(event) = self.line_done(&line)? {
+                events.push(event);
+            }
+        }
+        Ok(events)
+    }
+
+    fn line_done(&mut self, line: &[u8]) -> Result<Option<Event>> {
+        if line.is_empty() {
+            if self.data.is_empty() {
+                return Ok(None);
+            }
+            return Ok(Some(Event {
+                data: std::mem::take(&mut self.data).join("\n"),
+                id: self.id.clone(),
+                retry_ms: self.retry_ms,
+            }));
+        }
+        if line[0] == b':' {
+            return Ok(None);
+        }
+        let text = std::str::from_utf8(line)
+            .map_err(|_| Error::InvalidResponse(format!("{BROKEN_STREAM} line is not UTF-8")))?;
+        let (field, value) = match text.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (text, ""),
+        };
+        match field {
+            "data" => self.data.push(value.to_string()),
+            "id" => self.id = Some(value.to_string()),
+            "retry" => self.retry_ms = value.trim().parse().ok(),
+            other => tracing::debug!(field = other, "ignoring unknown event-stream field"),
+        }
+        Ok(None)
+    }
+}
+
+/// A boxed stream of messages.
+pub type MessageStream = Pin<Box<dyn Stream<Item = Result<Message>> + Send>>;
+
+/// Turns one `text/event-stream` body into messages. A `data` that is not
+/// a valid message yields an `InvalidResponse` item and the stream goes
+/// on; a read error yields a `Transport` item and ends it.
+pub fn message_stream(body: ResponseBody) -> MessageStream {
+    struct State {
+        body: ResponseBody,
+        decoder: SseDecoder,
+        ready: VecDeque<Result<Message>>,
+        done: bool,
+    }
+    let state = State {
+        body,
+        decoder: SseDecoder::default(),
+        ready: VecDeque::new(),
+        done: false,
+    };
+    Box::pin(futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(item) = st.ready.pop_front() {
+                return Some((item, st));
+            }
+            if st.done {
+                return None;
+            }
+            match st.body.frame().await {
+                None => st.done = true,
+                Some(Err(e)) => {
+                    st.done = true;
+                    st.ready.push_back(Err(e));
+                }
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    push_bytes(&mut st.decoder, &mut st.ready, &mut st.done, data);
+                }
+            }
+        }
+    }))
+}
+
+fn push_bytes(
+    decoder: &mut SseDecoder,
+    ready: &mut VecDeque<Result<Message>>,
+    done: &mut bool,
+    data: Bytes,
+) {
+    match decoder.push(&data) {
+        Ok(events) => {
+            for event in events {
+                ready.push_back(
+                    Message::from_json(&event.data).map_err(|e| {
+                        Error::InvalidResponse(format!("event is not a message: {e}"))
+                    }),
+                );
+            }
+        }
+        Err(e) => {
+            *done = true;
+            ready.push_back(Err(e));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_split_chunks_crlf_comments_and_multiline() {
+        let mut d = SseDecoder::default();
+        assert!(d.push(b"da").unwrap().is_empty());
+        assert!(d.push(b"ta: one\r").unwrap().is_empty());
+        let e = d.push(b"\n\r\n").unwrap();
+        assert_eq!(e[0].data, "one");
+        let e = d
+            .push(b": ping\n\nid: 7\nretry: 1500\ndata:a\ndata: b\n\n\n")
+            .unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].data, "a\nb");
+        assert_eq!(e[0].id.as_deref(), Some("7"));
+        assert_eq!(e[0].retry_ms, Some(1500));
+    }
+
+    #[test]
+    fn overlong_line_is_an_error() {
+        let mut d = SseDecoder::default();
+        let big = vec![b'x'; MAX_LINE_BYTES + 1];
+        assert!(d.push(&big).is_err());
+    }
+}
