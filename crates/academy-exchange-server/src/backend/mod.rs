@@ -1,0 +1,186 @@
+//! Mailbox storage behind one trait ([`MailboxBackend`]): in memory
+//! ([`memory::MemoryBackend`]) or in Redis ([`redis::RedisBackend`]).
+//!
+//! Both backends apply the same order of checks, chosen where Python's two
+//! backends differ (`exchange-http-api.md` §11.3): send is 403 (dest, then
+//! src), 404, 419, 413; receive is 403, 404, 419.
+
+pub mod memory;
+pub mod redis;
+
+use std::time::{Duration, Instant};
+
+use academy_exchange::message::{Body, ErrorCode, Message};
+use academy_exchange::{AgentStats, EntityId, Header, MailboxStatus};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::auth::ClientInfo;
+use crate::error::ServerError;
+
+/// How long a (destination, tag, kind) triple is remembered to drop a
+/// retried send (the 1.0.0 client retries `PUT /message` after a lost
+/// response, `globus-exchange-client.md` §7.3).
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(600);
+
+/// At most this many requests are tracked as pending per destination
+/// mailbox (in memory); the oldest entry is forgotten first.
+pub const PENDING_LIMIT: usize = 65_536;
+
+/// The storage operations the routes need.
+///
+/// Every method takes the authenticated caller and performs the permission
+/// checks of `exchange-http-api.md` §4 itself.
+#[async_trait::async_trait]
+pub trait MailboxBackend: Send + Sync + 'static {
+    /// `GET /mailbox`: 403, then the status.
+    async fn check_mailbox(
+        &self,
+        client: &ClientInfo,
+        id: &EntityId,
+    ) -> Result<MailboxStatus, ServerError>;
+
+    /// `POST /mailbox`: 403; creates the mailbox unless it exists (active
+    /// or terminated: then nothing changes). `agent` is stored for agents only.
+    async fn create_mailbox(
+        &self,
+        client: &ClientInfo,
+        id: &EntityId,
+        agent: Option<&str>,
+    ) -> Result<(), ServerError>;
+
+    /// `DELETE /mailbox`: 403; terminates and answers every pending request
+    /// with server authority. Never fails once the mailbox is terminated.
+    async fn terminate(&self, client: &ClientInfo, id: &EntityId) -> Result<(), ServerError>;
+
+    /// `POST /mailbox/share`: 404, 419, 403 (owner and member of `group`).
+    async fn share(
+        &self,
+        client: &ClientInfo,
+        id: &EntityId,
+        group: &str,
+    ) -> Result<(), ServerError>;
+
+    /// `GET /mailbox/share`: 404, 419, 403 (owner).
+    async fn shares(&self, client: &ClientInfo, id: &EntityId) -> Result<Vec<String>, ServerError>;
+
+    /// `DELETE /mailbox/share`: 404, 419, 403 (owner); idempotent.
+    async fn unshare(
+        &self,
+        client: &ClientInfo,
+        id: &EntityId,
+        group: &str,
+    ) -> Result<(), ServerError>;
+
+    /// `PUT /message`: 403, 404, 419, 413, then tracking and enqueueing.
+    /// `json` is the message's canonical re-serialisation. A repeat of a
+    /// (dest, tag, kind) seen within [`DEDUP_WINDOW`] succeeds without
+    /// enqueueing again.
+    async fn put(
+        &self,
+        client: &ClientInfo,
+        message: &Message,
+        json: &str,
+    ) -> Result<(), ServerError>;
+
+    /// The checks before a receive or listen: 403, 404, 419 (Redis also
+    /// refreshes TTLs).
+    async fn check_receive(&self, client: &ClientInfo, id: &EntityId) -> Result<(), ServerError>;
+
+    /// Waits until `deadline` for the head of the queue and removes it.
+    ///
+    /// Cancel-safe while waiting: when `cancel` fires, or at the deadline,
+    /// it returns [`ServerError::Timeout`] without taking anything. Once a
+    /// message is taken it is returned; callers must hand it on or give it
+    /// back with [`MailboxBackend::requeue_front`].
+    async fn take(
+        &self,
+        id: &EntityId,
+        deadline: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<String, ServerError>;
+
+    /// Puts a message that could not be delivered back at the head of its
+    /// queue (dropped if the mailbox was terminated meanwhile).
+    async fn requeue_front(&self, id: &EntityId, json: String);
+
+    /// `GET /discover`: active agents visible to the caller whose MRO matches.
+    async fn discover(
+        &self,
+        client: &ClientInfo,
+        agent: &str,
+        allow_subclasses: bool,
+    ) -> Result<Vec<Uuid>, ServerError>;
+
+    /// `GET /mailbox/heartbeat`: 403, 404, 419, then the age in seconds.
+    async fn heartbeat_age(
+        &self,
+        client: &ClientInfo,
+        id: &EntityId,
+    ) -> Result<Option<f64>, ServerError>;
+
+    /// `POST /mailbox/heartbeat`: 403, then records "now".
+    async fn record_heartbeat(&self, client: &ClientInfo, id: &EntityId)
+    -> Result<(), ServerError>;
+
+    /// `GET /mailbox/stats`: 403, then the counters (§8).
+    async fn stats(&self, client: &ClientInfo, id: &EntityId) -> Result<AgentStats, ServerError>;
+}
+
+/// True when `agent` matches an MRO (§6.10).
+pub(crate) fn mro_matches(mro: &str, agent: &str, allow_subclasses: bool) -> bool {
+    let mut parts = mro.split(',');
+    if parts.next() == Some(agent) {
+        return true;
+    }
+    allow_subclasses && parts.any(|p| p == agent)
+}
+
+/// The automatic response to a request pending at a terminated mailbox (§7.2).
+pub(crate) fn termination_response(terminated: &EntityId, request: &Header) -> Message {
+    Message::create(
+        terminated.clone(),
+        request.src.clone(),
+        Body::AcademyErrorResponse {
+            error_code: ErrorCode::MailboxTerminated,
+            mailbox_id: Some(terminated.clone()),
+        },
+        request.label,
+        request.tag,
+    )
+}
+
+/// The statistics of §8 from the raw counters.
+pub(crate) fn stats_from(queued: u64, pending: u64, completed: u64, outgoing: u64) -> AgentStats {
+    AgentStats {
+        incoming: completed + pending,
+        outgoing,
+        completed,
+        in_progress: pending.saturating_sub(queued),
+        queued,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mro_matching() {
+        let mro = "m.D,m.A,academy.agent.Agent";
+        assert!(mro_matches(mro, "m.D", false));
+        assert!(!mro_matches(mro, "m.A", false));
+        assert!(mro_matches(mro, "m.A", true));
+        assert!(!mro_matches(mro, "academy.agent.Agent", false));
+        assert!(!mro_matches(mro, "m.X", true));
+    }
+
+    #[test]
+    fn stats_formula() {
+        let s = stats_from(1, 3, 2, 5);
+        assert_eq!(
+            (s.incoming, s.outgoing, s.completed, s.in_progress, s.queued),
+            (5, 5, 2, 2, 1)
+        );
+    }
+}

@@ -1,0 +1,523 @@
+//! Server configuration: the TOML file of academy-py's
+//! `ExchangeServingConfig` (`exchange-http-api.md` §1.2), same keys, unknown
+//! keys rejected.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::ServerError;
+
+/// Default `listen_timeout_s`.
+pub const DEFAULT_LISTEN_TIMEOUT_S: u64 = 60;
+/// Default and maximum `message_size_limit_kb`.
+pub const MAX_MESSAGE_SIZE_LIMIT_KB: u64 = 512;
+
+/// The whole server configuration.
+///
+/// ```
+/// use academy_exchange_server::{BackendConfig, ServerConfig};
+/// let config = ServerConfig::from_toml_str(r#"
+///     host = "127.0.0.1"
+///     port = 0
+///     listen_timeout_s = 30
+///     [backend]
+///     kind = "redis"
+///     hostname = "localhost"
+/// "#).unwrap();
+/// assert!(matches!(config.backend, BackendConfig::Redis(_)));
+/// assert!(ServerConfig::from_toml_str("colour = 'blue'").is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Bind interface. The Python default is `"localhost"`; ours is
+    /// `"127.0.0.1"` so that the default never binds an IPv6-only address.
+    pub host: String,
+    /// Bind port (0 picks a free port).
+    pub port: u16,
+    /// PEM certificate (TLS is not supported: set means a start-up error).
+    pub certfile: Option<String>,
+    /// PEM key.
+    pub keyfile: Option<String>,
+    /// Default and maximum `timeout` of receive and listen, in seconds.
+    pub listen_timeout_s: u64,
+    /// Authentication.
+    pub auth: AuthConfig,
+    /// Mailbox storage.
+    pub backend: BackendConfig,
+    /// Logging.
+    pub logger: LoggerConfig,
+    /// Optional path prefix (e.g. `/v1`) under which the routes are also
+    /// served. An extension: not a key of the Python file.
+    pub path_prefix: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".to_string(),
+            port: 8700,
+            certfile: None,
+            keyfile: None,
+            listen_timeout_s: DEFAULT_LISTEN_TIMEOUT_S,
+            auth: AuthConfig::default(),
+            backend: BackendConfig::Memory(MemoryBackendConfig::default()),
+            logger: LoggerConfig::default(),
+            path_prefix: None,
+        }
+    }
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Default)]
+pub enum AuthConfig {
+    /// No authentication (`method` absent).
+    #[default]
+    Null,
+    /// `method = "globus"` with its `kwargs`.
+    Globus(GlobusAuthKwargs),
+}
+
+/// `[auth.kwargs]` of the Globus authenticator. Values left `None` come from
+/// the environment (see [`crate::auth::globus`]).
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobusAuthKwargs {
+    /// The exchange's Globus Auth client id.
+    pub client_id: Option<String>,
+    /// Its secret.
+    pub client_secret: Option<String>,
+    /// Maximum entries of each cache (default 1024).
+    pub token_cache_limit: Option<usize>,
+    /// Introspection cache TTL in seconds (default 60).
+    pub token_ttl_s: Option<f64>,
+    /// Dependent-token and groups cache TTL in seconds (default 60).
+    pub group_info_cache_ttl_s: Option<f64>,
+    /// Extension: Globus Auth base URL (else from the environment).
+    pub auth_base_url: Option<String>,
+    /// Extension: Globus Groups base URL (else from the environment).
+    pub groups_base_url: Option<String>,
+}
+
+impl std::fmt::Debug for GlobusAuthKwargs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobusAuthKwargs")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("token_cache_limit", &self.token_cache_limit)
+            .field("token_ttl_s", &self.token_ttl_s)
+            .field("group_info_cache_ttl_s", &self.group_info_cache_ttl_s)
+            .field("auth_base_url", &self.auth_base_url)
+            .field("groups_base_url", &self.groups_base_url)
+            .finish()
+    }
+}
+
+/// `[backend]`: the in-memory table or the Redis table.
+#[derive(Debug, Clone)]
+pub enum BackendConfig {
+    /// `kind = "python"` (the default): in memory.
+    Memory(MemoryBackendConfig),
+    /// `kind = "redis"`.
+    Redis(RedisBackendConfig),
+}
+
+/// The in-memory table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryBackendConfig {
+    /// Always `"python"`.
+    #[serde(default = "python_kind")]
+    pub kind: String,
+    /// Message size limit in KiB (`0 < x <= 512`).
+    #[serde(default = "default_size_kb")]
+    pub message_size_limit_kb: u64,
+}
+
+impl Default for MemoryBackendConfig {
+    fn default() -> Self {
+        MemoryBackendConfig {
+            kind: python_kind(),
+            message_size_limit_kb: default_size_kb(),
+        }
+    }
+}
+
+/// The Redis table.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisBackendConfig {
+    /// Always `"redis"`.
+    #[serde(default = "redis_kind")]
+    pub kind: String,
+    /// Redis host.
+    #[serde(default = "default_redis_host")]
+    pub hostname: String,
+    /// Redis port.
+    #[serde(default = "default_redis_port")]
+    pub port: u16,
+    /// Message size limit in KiB (`0 < x <= 512`).
+    #[serde(default = "default_size_kb")]
+    pub message_size_limit_kb: u64,
+    /// Queue and request-key TTL in days.
+    #[serde(default = "default_mailbox_d")]
+    pub mailbox_expiration_d: f64,
+    /// Status, owner, agent and heartbeat TTL in days.
+    #[serde(default = "default_gravestone_d")]
+    pub gravestone_expiration_d: f64,
+    /// Extra connection options: `password`, `username`, `db` are honoured.
+    #[serde(default)]
+    pub kwargs: toml::Table,
+}
+
+impl std::fmt::Debug for RedisBackendConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&String> = self.kwargs.keys().collect();
+        f.debug_struct("RedisBackendConfig")
+            .field("hostname", &self.hostname)
+            .field("port", &self.port)
+            .field("message_size_limit_kb", &self.message_size_limit_kb)
+            .field("mailbox_expiration_d", &self.mailbox_expiration_d)
+            .field("gravestone_expiration_d", &self.gravestone_expiration_d)
+            .field("kwargs (keys only)", &keys)
+            .finish()
+    }
+}
+
+impl Default for RedisBackendConfig {
+    fn default() -> Self {
+        RedisBackendConfig {
+            kind: redis_kind(),
+            hostname: default_redis_host(),
+            port: default_redis_port(),
+            message_size_limit_kb: default_size_kb(),
+            mailbox_expiration_d: default_mailbox_d(),
+            gravestone_expiration_d: default_gravestone_d(),
+            kwargs: toml::Table::new(),
+        }
+    }
+}
+
+impl RedisBackendConfig {
+    /// The `redis://` URL built from host, port and `kwargs`.
+    pub fn url(&self) -> String {
+        let user = self.kwargs.get("username").and_then(|v| v.as_str());
+        let password = self.kwargs.get("password").and_then(|v| v.as_str());
+        let db = self
+            .kwargs
+            .get("db")
+            .and_then(|v| v.as_integer())
+            .unwrap_or(0);
+        let auth = match (user, password) {
+            (Some(u), Some(p)) => format!("{u}:{p}@"),
+            (None, Some(p)) => format!(":{p}@"),
+            _ => String::new(),
+        };
+        format!("redis://{auth}{}:{}/{db}", self.hostname, self.port)
+    }
+
+    /// Queue TTL in seconds (`int(d × 86400)`, at least 1).
+    pub fn mailbox_ttl_s(&self) -> u64 {
+        days_to_s(self.mailbox_expiration_d)
+    }
+
+    /// Gravestone TTL in seconds.
+    pub fn gravestone_ttl_s(&self) -> u64 {
+        days_to_s(self.gravestone_expiration_d)
+    }
+}
+
+fn days_to_s(d: f64) -> u64 {
+    // Validated > 0; truncation as Python's int().
+    ((d * 86400.0) as u64).max(1)
+}
+
+/// `[logger]`. Only `level` is applied (to the stdout log); the file keys
+/// are accepted for compatibility and reported as unsupported when set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggerConfig {
+    /// Console level, an int (Python levels) or a name.
+    pub level: Option<LogLevel>,
+    /// Log file (unsupported).
+    pub logfile: Option<String>,
+    /// File level.
+    pub logfile_level: Option<LogLevel>,
+    /// Rotate the file.
+    pub rotate: Option<bool>,
+    /// Rotation interval.
+    pub rotation_interval_days: Option<u32>,
+    /// Rotated files kept.
+    pub backup_count: Option<u32>,
+}
+
+/// A Python logging level: a number or a name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum LogLevel {
+    /// Numeric level (10 DEBUG … 50 CRITICAL).
+    Number(i64),
+    /// Level name.
+    Name(String),
+}
+
+impl LogLevel {
+    /// The `tracing` filter directive for this level.
+    pub fn as_filter(&self) -> &'static str {
+        let n = match self {
+            LogLevel::Number(n) => *n,
+            LogLevel::Name(s) => match s.to_ascii_uppercase().as_str() {
+                "DEBUG" => 10,
+                "INFO" => 20,
+                "WARNING" | "WARN" => 30,
+                "ERROR" => 40,
+                "CRITICAL" | "FATAL" => 50,
+                _ => 30,
+            },
+        };
+        match n {
+            i64::MIN..=9 => "trace",
+            10..=19 => "debug",
+            20..=29 => "info",
+            30..=39 => "warn",
+            _ => "error",
+        }
+    }
+}
+
+fn python_kind() -> String {
+    "python".to_string()
+}
+fn redis_kind() -> String {
+    "redis".to_string()
+}
+fn default_size_kb() -> u64 {
+    MAX_MESSAGE_SIZE_LIMIT_KB
+}
+fn default_redis_host() -> String {
+    "localhost".to_string()
+}
+fn default_redis_port() -> u16 {
+    6379
+}
+fn default_mailbox_d() -> f64 {
+    7.0
+}
+fn default_gravestone_d() -> f64 {
+    365.0
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    host: Option<String>,
+    port: Option<u16>,
+    certfile: Option<String>,
+    keyfile: Option<String>,
+    listen_timeout_s: Option<u64>,
+    auth: Option<RawAuth>,
+    backend: Option<toml::Table>,
+    logger: Option<LoggerConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    method: Option<String>,
+    #[serde(default)]
+    kwargs: toml::Table,
+}
+
+impl ServerConfig {
+    /// Parses the TOML text of a configuration file.
+    pub fn from_toml_str(text: &str) -> Result<ServerConfig, ServerError> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| ServerError::Config(e.message().to_string()))?;
+        let defaults = ServerConfig::default();
+        let auth = match raw.auth {
+            None => AuthConfig::Null,
+            Some(RawAuth { method: None, .. }) => AuthConfig::Null,
+            Some(RawAuth {
+                method: Some(m),
+                kwargs,
+            }) if m == "globus" => {
+                let kwargs: GlobusAuthKwargs =
+                    toml::Value::Table(kwargs)
+                        .try_into()
+                        .map_err(|e: toml::de::Error| {
+                            ServerError::Config(format!("[auth.kwargs]: {}", e.message()))
+                        })?;
+                AuthConfig::Globus(kwargs)
+            }
+            Some(RawAuth {
+                method: Some(m), ..
+            }) => {
+                return Err(ServerError::Config(format!(
+                    "[auth] method must be \"globus\" or absent, not {m:?}"
+                )));
+            }
+        };
+        let backend = match raw.backend {
+            None => BackendConfig::Memory(MemoryBackendConfig::default()),
+            Some(table) => parse_backend(table)?,
+        };
+        let listen_timeout_s = raw.listen_timeout_s.unwrap_or(DEFAULT_LISTEN_TIMEOUT_S);
+        if listen_timeout_s == 0 {
+            return Err(ServerError::Config("listen_timeout_s must be > 0".into()));
+        }
+        let config = ServerConfig {
+            host: raw.host.unwrap_or(defaults.host),
+            port: raw.port.unwrap_or(defaults.port),
+            certfile: raw.certfile,
+            keyfile: raw.keyfile,
+            listen_timeout_s,
+            auth,
+            backend,
+            logger: raw.logger.unwrap_or_default(),
+            path_prefix: None,
+        };
+        Ok(config)
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<ServerConfig, ServerError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::ConfigRead {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml_str(&text)
+    }
+
+    /// Sets host and port from a socket address (tests use `127.0.0.1:0`).
+    pub fn with_bind(mut self, addr: SocketAddr) -> Self {
+        self.host = addr.ip().to_string();
+        self.port = addr.port();
+        self
+    }
+
+    /// Also serves every route under `prefix` (e.g. `/v1`).
+    pub fn with_path_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.path_prefix = Some(prefix.into());
+        self
+    }
+
+    /// The message size limit in bytes.
+    pub fn message_size_limit(&self) -> usize {
+        let kb = match &self.backend {
+            BackendConfig::Memory(m) => m.message_size_limit_kb,
+            BackendConfig::Redis(r) => r.message_size_limit_kb,
+        };
+        (kb as usize) * 1024
+    }
+}
+
+/// pydantic's smart union: the in-memory table wins when it validates, the
+/// Redis table is chosen by `kind = "redis"` or a Redis-only key.
+fn parse_backend(table: toml::Table) -> Result<BackendConfig, ServerError> {
+    let kind = table
+        .get("kind")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    let value = toml::Value::Table(table);
+    let config = match kind.as_deref() {
+        Some("redis") => BackendConfig::Redis(value.try_into().map_err(backend_error)?),
+        Some("python") => BackendConfig::Memory(value.try_into().map_err(backend_error)?),
+        Some(other) => {
+            return Err(ServerError::Config(format!(
+                "[backend] kind must be \"python\" or \"redis\", not {other:?}"
+            )));
+        }
+        None => match value.clone().try_into::<MemoryBackendConfig>() {
+            Ok(m) => BackendConfig::Memory(m),
+            Err(_) => BackendConfig::Redis(value.try_into().map_err(backend_error)?),
+        },
+    };
+    let kb = match &config {
+        BackendConfig::Memory(m) => m.message_size_limit_kb,
+        BackendConfig::Redis(r) => r.message_size_limit_kb,
+    };
+    if kb == 0 || kb > MAX_MESSAGE_SIZE_LIMIT_KB {
+        return Err(ServerError::Config(format!(
+            "[backend] message_size_limit_kb must be > 0 and <= {MAX_MESSAGE_SIZE_LIMIT_KB}, not {kb}"
+        )));
+    }
+    if let BackendConfig::Redis(r) = &config
+        && !(positive(r.mailbox_expiration_d) && positive(r.gravestone_expiration_d))
+    {
+        return Err(ServerError::Config(
+            "[backend] mailbox_expiration_d and gravestone_expiration_d must be > 0".into(),
+        ));
+    }
+    Ok(config)
+}
+
+/// True for a finite number above zero (rejects NaN).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
+fn backend_error(e: toml::de::Error) -> ServerError {
+    ServerError::Config(format!("[backend]: {}", e.message()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_defaults() {
+        let c = ServerConfig::from_toml_str("").unwrap();
+        assert_eq!(c.port, 8700);
+        assert_eq!(c.listen_timeout_s, 60);
+        assert!(matches!(c.auth, AuthConfig::Null));
+        assert_eq!(c.message_size_limit(), 524_288);
+    }
+
+    #[test]
+    fn redis_selected_by_redis_only_key() {
+        let c = ServerConfig::from_toml_str("[backend]\nhostname = 'h'\nport = 7000").unwrap();
+        let BackendConfig::Redis(r) = c.backend else {
+            panic!("expected redis")
+        };
+        assert_eq!(r.url(), "redis://h:7000/0");
+        assert_eq!(r.mailbox_ttl_s(), 604_800);
+        assert_eq!(r.gravestone_ttl_s(), 31_536_000);
+    }
+
+    #[test]
+    fn size_limit_bounds() {
+        assert!(ServerConfig::from_toml_str("[backend]\nmessage_size_limit_kb = 1024").is_err());
+        assert!(ServerConfig::from_toml_str("[backend]\nmessage_size_limit_kb = 0").is_err());
+        let c = ServerConfig::from_toml_str("[backend]\nmessage_size_limit_kb = 1").unwrap();
+        assert_eq!(c.message_size_limit(), 1024);
+    }
+
+    #[test]
+    fn unknown_keys_rejected() {
+        assert!(ServerConfig::from_toml_str("[logger]\nlog_file = 'x'").is_err());
+        assert!(ServerConfig::from_toml_str("[auth]\nmethod = 'other'").is_err());
+        assert!(
+            ServerConfig::from_toml_str("[auth]\nmethod = 'globus'\n[auth.kwargs]\nfoo = 1")
+                .is_err()
+        );
+        assert!(ServerConfig::from_toml_str("[backend]\nkind = 'python'\nhostname = 'x'").is_err());
+    }
+
+    #[test]
+    fn globus_kwargs_parsed_and_secret_redacted() {
+        let c = ServerConfig::from_toml_str(
+            "[auth]\nmethod = 'globus'\n[auth.kwargs]\nclient_id = 'abc'\nclient_secret = 'hunter2'",
+        )
+        .unwrap();
+        let AuthConfig::Globus(k) = &c.auth else {
+            panic!("expected globus")
+        };
+        assert_eq!(k.client_id.as_deref(), Some("abc"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

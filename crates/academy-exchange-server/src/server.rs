@@ -1,0 +1,151 @@
+//! Starting, addressing and stopping a server ([`serve`], [`ServerHandle`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::globus::GlobusAuthenticator;
+use crate::auth::{Authenticator, NullAuthenticator};
+use crate::backend::MailboxBackend;
+use crate::backend::memory::MemoryBackend;
+use crate::backend::redis::RedisBackend;
+use crate::config::{AuthConfig, BackendConfig, ServerConfig};
+use crate::delivery::Receiver;
+use crate::error::ServerError;
+use crate::routes::{AppState, router};
+
+/// How long shutdown waits for in-flight hand-backs of undelivered messages.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts a server and returns once it listens.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), academy_exchange_server::ServerError> {
+/// use academy_exchange_server::{ServerConfig, serve};
+/// let config = ServerConfig::default().with_bind("127.0.0.1:0".parse().unwrap());
+/// let server = serve(config).await?;
+/// println!("exchange at {}", server.base_url());
+/// server.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
+    if config.certfile.is_some() || config.keyfile.is_some() {
+        return Err(ServerError::Unsupported(
+            "TLS (certfile/keyfile) is not supported; terminate TLS in a reverse proxy".into(),
+        ));
+    }
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let backend: Arc<dyn MailboxBackend> = match &config.backend {
+        BackendConfig::Memory(_) => Arc::new(MemoryBackend::new(config.message_size_limit())),
+        BackendConfig::Redis(redis) => {
+            Arc::new(RedisBackend::connect(redis, shutdown.clone(), &tracker).await?)
+        }
+    };
+    let auth: Arc<dyn Authenticator> = match &config.auth {
+        AuthConfig::Null => Arc::new(NullAuthenticator),
+        AuthConfig::Globus(kwargs) => Arc::new(GlobusAuthenticator::from_kwargs(kwargs)?),
+    };
+    let state = AppState {
+        backend: backend.clone(),
+        auth,
+        receiver: Receiver {
+            backend,
+            tracker: tracker.clone(),
+            shutdown: shutdown.clone(),
+        },
+        listen_timeout_s: config.listen_timeout_s,
+    };
+    let app = router(state, config.path_prefix.as_deref());
+    let bind = format!("{}:{}", config.host, config.port);
+    let listener = TcpListener::bind(&bind)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: bind.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: bind.clone(),
+        source,
+    })?;
+    let signal = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(signal.cancelled_owned())
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+    });
+    tracing::info!(%addr, "exchange server listening");
+    Ok(ServerHandle {
+        addr,
+        shutdown,
+        tracker,
+        task: Some(task),
+    })
+}
+
+/// A running server. Dropping it starts a graceful shutdown without waiting.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>` (without a path prefix).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A token that is cancelled when the server shuts down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting connections, ends long polls (408) and event streams,
+    /// waits for in-flight requests and for undelivered messages to be put
+    /// back in their queues.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "server task failed");
+        }
+        self.tracker.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown: background tasks did not finish in time");
+        }
+        tracing::info!("exchange server stopped");
+    }
+
+    /// Waits until the server task ends (after [`ServerHandle::shutdown_token`]
+    /// is cancelled), then drains like [`ServerHandle::shutdown`].
+    pub async fn wait(self) {
+        self.shutdown.cancelled().await;
+        self.shutdown().await;
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
