@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -11,6 +12,8 @@ use crate::error::ServerError;
 
 /// Default `listen_timeout_s`.
 pub const DEFAULT_LISTEN_TIMEOUT_S: u64 = 60;
+/// Default interval of the `: ping` comments of an event stream (§6.9).
+pub const SSE_PING_INTERVAL: Duration = Duration::from_secs(15);
 /// Default and maximum `message_size_limit_kb`.
 pub const MAX_MESSAGE_SIZE_LIMIT_KB: u64 = 512;
 
@@ -36,9 +39,10 @@ pub struct ServerConfig {
     pub host: String,
     /// Bind port (0 picks a free port).
     pub port: u16,
-    /// PEM certificate (TLS is not supported: set means a start-up error).
+    /// PEM certificate chain; when set the server speaks HTTPS only.
     pub certfile: Option<String>,
-    /// PEM key.
+    /// PEM private key; when absent the key is read from `certfile`.
+    /// Setting it without `certfile` is a start-up error (Python ignores it).
     pub keyfile: Option<String>,
     /// Default and maximum `timeout` of receive and listen, in seconds.
     pub listen_timeout_s: u64,
@@ -51,6 +55,9 @@ pub struct ServerConfig {
     /// Optional path prefix (e.g. `/v1`) under which the routes are also
     /// served. An extension: not a key of the Python file.
     pub path_prefix: Option<String>,
+    /// Interval of the `: ping` comments of an event stream (§6.9, default
+    /// [`SSE_PING_INTERVAL`]). An extension: not a key of the Python file.
+    pub sse_ping_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +72,7 @@ impl Default for ServerConfig {
             backend: BackendConfig::Memory(MemoryBackendConfig::default()),
             logger: LoggerConfig::default(),
             path_prefix: None,
+            sse_ping_interval: SSE_PING_INTERVAL,
         }
     }
 }
@@ -236,22 +244,22 @@ fn days_to_s(d: f64) -> u64 {
     ((d * 86400.0) as u64).max(1)
 }
 
-/// `[logger]`. Only `level` is applied (to the stdout log); the file keys
-/// are accepted for compatibility and reported as unsupported when set.
+/// `[logger]`, applied by the binary through [`crate::logging::subscriber`]
+/// (the library itself never installs a subscriber).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoggerConfig {
-    /// Console level, an int (Python levels) or a name.
+    /// Console level, an int (Python levels) or a name (default WARNING).
     pub level: Option<LogLevel>,
-    /// Log file (unsupported).
+    /// Log file, appended to; parent directories are created.
     pub logfile: Option<String>,
-    /// File level.
+    /// File level (default INFO).
     pub logfile_level: Option<LogLevel>,
-    /// Rotate the file.
+    /// Rotate the file every `rotation_interval_days` (default false).
     pub rotate: Option<bool>,
-    /// Rotation interval.
+    /// Days between rotations (default 1, `> 0`).
     pub rotation_interval_days: Option<u32>,
-    /// Rotated files kept.
+    /// Rotated files kept (default 7, `> 0`).
     pub backup_count: Option<u32>,
 }
 
@@ -365,6 +373,12 @@ impl ServerConfig {
             None => BackendConfig::Memory(MemoryBackendConfig::default()),
             Some(table) => parse_backend(table)?,
         };
+        let logger = raw.logger.unwrap_or_default();
+        if logger.rotation_interval_days == Some(0) || logger.backup_count == Some(0) {
+            return Err(ServerError::Config(
+                "[logger] rotation_interval_days and backup_count must be > 0".into(),
+            ));
+        }
         let listen_timeout_s = raw.listen_timeout_s.unwrap_or(DEFAULT_LISTEN_TIMEOUT_S);
         if listen_timeout_s == 0 {
             return Err(ServerError::Config("listen_timeout_s must be > 0".into()));
@@ -377,8 +391,9 @@ impl ServerConfig {
             listen_timeout_s,
             auth,
             backend,
-            logger: raw.logger.unwrap_or_default(),
+            logger,
             path_prefix: None,
+            sse_ping_interval: SSE_PING_INTERVAL,
         };
         Ok(config)
     }
@@ -403,6 +418,28 @@ impl ServerConfig {
     /// Also serves every route under `prefix` (e.g. `/v1`).
     pub fn with_path_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.path_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Sets the interval of the `: ping` comments of event streams (tests
+    /// use a short one). A zero interval is raised to 1 ms.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use academy_exchange_server::ServerConfig;
+    /// let c = ServerConfig::default().with_sse_ping_interval(Duration::from_millis(100));
+    /// assert_eq!(c.sse_ping_interval, Duration::from_millis(100));
+    /// ```
+    pub fn with_sse_ping_interval(mut self, interval: Duration) -> Self {
+        self.sse_ping_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Serves HTTPS with this PEM certificate chain and key (`None`: the key
+    /// is in `certfile`).
+    pub fn with_tls(mut self, certfile: impl Into<String>, keyfile: Option<String>) -> Self {
+        self.certfile = Some(certfile.into());
+        self.keyfile = keyfile;
         self
     }
 
@@ -506,6 +543,26 @@ mod tests {
                 .is_err()
         );
         assert!(ServerConfig::from_toml_str("[backend]\nkind = 'python'\nhostname = 'x'").is_err());
+    }
+
+    #[test]
+    fn logger_keys_parsed_and_validated() {
+        let c = ServerConfig::from_toml_str(
+            "[logger]\nlevel = 'INFO'\nlogfile = 'x/y.log'\nlogfile_level = 10\nrotate = true\nrotation_interval_days = 3\nbackup_count = 2",
+        )
+        .unwrap();
+        assert_eq!(c.logger.logfile.as_deref(), Some("x/y.log"));
+        assert_eq!(
+            c.logger.level.as_ref().map(LogLevel::as_filter),
+            Some("info")
+        );
+        assert_eq!(
+            c.logger.logfile_level.as_ref().map(LogLevel::as_filter),
+            Some("debug")
+        );
+        assert_eq!(c.logger.rotation_interval_days, Some(3));
+        assert!(ServerConfig::from_toml_str("[logger]\nbackup_count = 0").is_err());
+        assert!(ServerConfig::from_toml_str("[logger]\nrotation_interval_days = 0").is_err());
     }
 
     #[test]

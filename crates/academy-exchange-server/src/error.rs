@@ -41,6 +41,42 @@ pub enum ServerError {
         source: std::io::Error,
     },
 
+    /// A TLS certificate or key file could not be read or holds no usable
+    /// PEM item.
+    #[error("TLS {what} file {path}")]
+    TlsFile {
+        /// The file.
+        path: String,
+        /// `"certificate"` or `"private key"`.
+        what: &'static str,
+        /// The PEM or I/O error.
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+
+    /// The certificate and key were read but rustls rejects them (e.g. the
+    /// key does not match the certificate).
+    #[error("TLS certificate {certfile} with key {keyfile}")]
+    Tls {
+        /// The certificate file.
+        certfile: String,
+        /// The key file.
+        keyfile: String,
+        /// The rustls error.
+        #[source]
+        source: rustls::Error,
+    },
+
+    /// The `[logger]` log file could not be created or opened.
+    #[error("cannot open log file {path}")]
+    LogFile {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Connecting to or talking to Redis failed.
     #[error("redis: {context}")]
     Redis {
@@ -130,6 +166,9 @@ impl ServerError {
             | ServerError::Config(_)
             | ServerError::ConfigRead { .. }
             | ServerError::Unsupported(_)
+            | ServerError::TlsFile { .. }
+            | ServerError::Tls { .. }
+            | ServerError::LogFile { .. }
             | ServerError::Bind { .. } => "500 Internal Server Error".to_string(),
             other => other.to_string(),
         }

@@ -1,12 +1,14 @@
 //! `academy-exchange-server --config exchange.toml`: runs the hosted
 //! exchange. Without a configuration: in memory, no authentication,
-//! 127.0.0.1:8700. The first line on stdout is `listening on http://ADDR`.
+//! 127.0.0.1:8700. The first line on stdout is `listening on http://ADDR`
+//! (`https://` when `certfile` is set). Console logs go to stderr; `[logger]
+//! logfile` adds a log file (see `academy_exchange_server::logging`).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use academy_exchange_server::{ServerConfig, serve};
+use academy_exchange_server::{ServerConfig, logging, serve};
 use clap::Parser;
 
 /// Command line.
@@ -29,7 +31,8 @@ struct Cli {
     /// Also serve the routes under this path prefix (e.g. /v1).
     #[arg(long)]
     prefix: Option<String>,
-    /// Log filter (`tracing` syntax, e.g. `info`); default from [logger] level.
+    /// Console log filter (`tracing` syntax, e.g. `info`); default from
+    /// [logger] level. Does not change the log file's level.
     #[arg(long, env = "ACADEMY_EXCHANGE_LOG")]
     log_level: Option<String>,
 }
@@ -55,23 +58,17 @@ fn main() -> ExitCode {
     if let Some(prefix) = cli.prefix {
         config.path_prefix = Some(prefix);
     }
-    let filter = cli.log_level.clone().unwrap_or_else(|| {
-        config
-            .logger
-            .level
-            .as_ref()
-            .map_or("warn", |l| l.as_filter())
-            .to_string()
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&filter)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    if config.logger.logfile.is_some() {
-        tracing::warn!("[logger] logfile is not supported; logging to stderr only");
+    // Logging comes first, as in Python's `_run`, so that start-up is logged.
+    let subscriber = match logging::subscriber(&config.logger, cli.log_level.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = tracing::subscriber::set_global_default(subscriber) {
+        eprintln!("error: cannot install the logger: {e}");
+        return ExitCode::FAILURE;
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

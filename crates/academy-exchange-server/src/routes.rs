@@ -29,8 +29,7 @@ use crate::error::ServerError;
 /// Largest request body accepted (aiohttp's `client_max_size`, §2.5).
 pub const MAX_BODY_BYTES: usize = 1_048_576;
 
-/// Interval of the `: ping` comments of an event stream (§6.9).
-pub const SSE_PING_INTERVAL: Duration = Duration::from_secs(15);
+pub use crate::config::SSE_PING_INTERVAL;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -38,6 +37,8 @@ pub(crate) struct AppState {
     pub auth: Arc<dyn Authenticator>,
     pub receiver: Receiver,
     pub listen_timeout_s: u64,
+    /// Interval of the `: ping` comments of event streams.
+    pub sse_ping_interval: Duration,
 }
 
 /// The router: routes at the root and, if given, under `prefix` as well.
@@ -361,16 +362,19 @@ async fn listen(
         MailboxStatus::Active | MailboxStatus::Inactive => {}
     }
     tracing::debug!(mailbox = %id.uid(), "listening");
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + app.sse_ping_interval,
+        app.sse_ping_interval,
+    );
+    // A stream paused by a slow reader gets one ping afterwards, not a burst.
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let state = Listen {
         receiver: app.receiver.clone(),
         id,
         timeout,
         take: None,
         sent: None,
-        ping: tokio::time::interval_at(
-            tokio::time::Instant::now() + SSE_PING_INTERVAL,
-            SSE_PING_INTERVAL,
-        ),
+        ping,
     };
     let stream = futures::stream::unfold(state, |mut st| async move {
         // Being polled again means the previous event was handed on.

@@ -1,6 +1,7 @@
 //! Starting, addressing and stopping a server ([`serve`], [`ServerHandle`]).
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use crate::config::{AuthConfig, BackendConfig, ServerConfig};
 use crate::delivery::Receiver;
 use crate::error::ServerError;
 use crate::routes::{AppState, router};
+use crate::tls::{self, TlsListener};
 
 /// How long shutdown waits for in-flight hand-backs of undelivered messages.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,11 +36,16 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Ok(()) }
 /// ```
 pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
-    if config.certfile.is_some() || config.keyfile.is_some() {
-        return Err(ServerError::Unsupported(
-            "TLS (certfile/keyfile) is not supported; terminate TLS in a reverse proxy".into(),
-        ));
-    }
+    // Read before anything is started, so that a bad file fails fast.
+    let tls = match (&config.certfile, &config.keyfile) {
+        (Some(cert), key) => Some(tls::server_config(cert, key.as_deref().map(Path::new))?),
+        (None, Some(key)) => {
+            return Err(ServerError::Config(format!(
+                "keyfile {key} is set without certfile (TLS needs a certificate)"
+            )));
+        }
+        (None, None) => None,
+    };
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let backend: Arc<dyn MailboxBackend> = match &config.backend {
@@ -60,6 +67,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
             shutdown: shutdown.clone(),
         },
         listen_timeout_s: config.listen_timeout_s,
+        sse_ping_interval: config.sse_ping_interval,
     };
     let app = router(state, config.path_prefix.as_deref());
     let bind = format!("{}:{}", config.host, config.port);
@@ -74,17 +82,32 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         source,
     })?;
     let signal = shutdown.clone();
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(signal.cancelled_owned())
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "server stopped with an error");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let task = match tls {
+        None => tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(signal.cancelled_owned())
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+        }),
+        Some(tls) => {
+            let listener = TlsListener::spawn(listener, addr, tls, shutdown.clone());
+            tokio::spawn(async move {
+                let result = axum::serve(listener, app)
+                    .with_graceful_shutdown(signal.cancelled_owned())
+                    .await;
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "server stopped with an error");
+                }
+            })
         }
-    });
-    tracing::info!(%addr, "exchange server listening");
+    };
+    tracing::info!(%addr, scheme, "exchange server listening");
     Ok(ServerHandle {
         addr,
+        scheme,
         shutdown,
         tracker,
         task: Some(task),
@@ -95,6 +118,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    scheme: &'static str,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     task: Option<JoinHandle<()>>,
@@ -106,9 +130,10 @@ impl ServerHandle {
         self.addr
     }
 
-    /// `http://<addr>` (without a path prefix).
+    /// `http://<addr>`, or `https://<addr>` with TLS (without a path
+    /// prefix).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// A token that is cancelled when the server shuts down.

@@ -2,10 +2,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use academy_exchange::{EntityId, UserId};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_academy-exchange-server");
@@ -42,7 +46,8 @@ async fn bad_configuration_is_a_clear_error() {
             .await
             .unwrap();
         assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("TLS"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("TLS certificate file x.pem"), "{stderr}");
     })
     .await
     .unwrap();
@@ -77,6 +82,91 @@ async fn prints_address_and_stops_on_sigterm() {
                 .success()
         );
         assert!(child.wait().await.unwrap().success());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn logger_writes_the_log_file_without_secrets() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let dir = tempfile::tempdir().unwrap();
+        // Parent directories do not exist yet: the server creates them.
+        let logfile = dir.path().join("logs/exchange/server.log");
+        let config = dir.path().join("exchange.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "port = 0\n[logger]\nlevel = 'WARNING'\nlogfile = '{}'\nlogfile_level = 'INFO'\n\
+                 rotate = true\nrotation_interval_days = 1\nbackup_count = 3\n",
+                logfile.display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .env_remove("ACADEMY_EXCHANGE_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .await
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_string();
+
+        let secret = "AgSecretBearerToken0123456789";
+        let user: EntityId = UserId::new(None).into();
+        let answer = common::call_raw(
+            &common::client(),
+            "POST",
+            &format!("{base}/mailbox"),
+            json!({ "mailbox": user.to_json() }).to_string(),
+            &[("authorization", &format!("Bearer {secret}"))],
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+
+        let pid = child.id().unwrap().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .await
+                .unwrap()
+                .success()
+        );
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .await
+            .unwrap();
+        assert!(child.wait().await.unwrap().success());
+
+        let log = std::fs::read_to_string(&logfile).unwrap();
+        let uid = user.uid().to_string();
+        assert!(
+            log.lines()
+                .any(|l| l.contains("INFO") && l.contains("mailbox created") && l.contains(&uid)),
+            "{log}"
+        );
+        assert!(log.contains("exchange server listening"), "{log}");
+        assert!(!log.contains(secret), "{log}");
+        // The file has no colour codes; the console keeps its own level.
+        assert!(!log.contains('\u{1b}'), "{log:?}");
+        assert!(!stderr.contains("mailbox created"), "{stderr}");
+        assert!(!stderr.contains(secret), "{stderr}");
     })
     .await
     .unwrap();
