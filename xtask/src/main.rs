@@ -108,6 +108,17 @@ fn setup() -> Result<PathBuf> {
     }
     // The package starts a system service on 6379; our tests start their own servers.
 
+    // The server's TLS tests make a self-signed certificate with the openssl command.
+    step("openssl");
+    if which("openssl").is_some() {
+        println!("    present");
+    } else {
+        let mut c = Command::new("apt-get");
+        c.args(["install", "-y", "-q", "--no-install-recommends", "openssl"])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut c)?;
+    }
+
     step("academy-py 1.0.0 virtualenv");
     let venv = root().join("target").join("venv");
     let python = venv.join("bin").join("python");
