@@ -91,17 +91,7 @@ fn setup() -> Result<PathBuf> {
         println!("    present");
     } else {
         println!("    missing: installing with apt-get");
-        let apt = |args: &[&str]| {
-            let mut c = Command::new("apt-get");
-            c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-            c
-        };
-        if run(apt(&["install", "-y", "-q", "redis-server"]).arg("--no-install-recommends"))
-            .is_err()
-        {
-            run(&mut apt(&["update", "-q"]))?;
-            run(apt(&["install", "-y", "-q", "redis-server"]).arg("--no-install-recommends"))?;
-        }
+        apt_install("redis-server")?;
         if which("redis-server").is_none() {
             return Err("redis-server still missing after apt-get install".into());
         }
@@ -113,10 +103,7 @@ fn setup() -> Result<PathBuf> {
     if which("openssl").is_some() {
         println!("    present");
     } else {
-        let mut c = Command::new("apt-get");
-        c.args(["install", "-y", "-q", "--no-install-recommends", "openssl"])
-            .env("DEBIAN_FRONTEND", "noninteractive");
-        run(&mut c)?;
+        apt_install("openssl")?;
     }
 
     step("academy-py 1.0.0 virtualenv");
@@ -238,6 +225,21 @@ fn bench(extra: &[String]) -> Result {
         .args(["run", "--release", "-p", "academy-bench", "--"])
         .args(extra)
         .env("ACADEMY_PY_PYTHON", python))
+}
+
+/// `apt-get install`, refreshing the package lists first when they are stale.
+fn apt_install(package: &str) -> Result {
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    let install = ["install", "-y", "-q", "--no-install-recommends", package];
+    if run(&mut apt(&install)).is_err() {
+        run(&mut apt(&["update", "-q"]))?;
+        run(&mut apt(&install))?;
+    }
+    Ok(())
 }
 
 fn which(name: &str) -> Option<PathBuf> {
