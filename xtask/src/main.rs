@@ -7,6 +7,8 @@
 //!   doctests and `cargo doc` (warnings denied); interop tests are required.
 //! * `vectors` — regenerate the golden message vectors with academy-py.
 //! * `bench`   — the benchmarks side by side with academy-py (`crates/academy-bench`).
+//! * `soak`    — the reliability scenarios of `tests/` (package `academy-e2e`)
+//!   at their long sizes (`RELIABILITY.md`); not run in CI.
 //!
 //! Only the standard library is used, so the task runner builds in seconds.
 
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("vectors") => vectors(),
         Some("bench") => bench(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -39,11 +42,13 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <setup|test|vectors|bench> [args]
+const USAGE: &str = "usage: cargo xtask <setup|test|vectors|bench|soak> [args]
   setup            install redis-server and the academy-py 1.0.0 venv (target/venv)
   test [-- ARGS]   setup, fmt --check, clippy -D warnings, all tests, doctests, docs
   vectors          regenerate crates/academy-exchange/tests/vectors with academy-py
-  bench [ARGS]     run the benchmarks side by side with academy-py";
+  bench [ARGS]     run the benchmarks side by side with academy-py
+  soak [-- ARGS]   the reliability scenarios (tests/, academy-e2e) at long sizes;
+                   sizes come from ACADEMY_SOAK_* variables (see RELIABILITY.md)";
 
 fn root() -> PathBuf {
     // xtask lives at <root>/xtask.
@@ -240,6 +245,52 @@ fn apt_install(package: &str) -> Result {
         run(&mut apt(&install))?;
     }
     Ok(())
+}
+
+/// Long sizes of the reliability scenarios; a variable already set wins.
+const SOAK_SIZES: &[(&str, &str)] = &[
+    ("ACADEMY_SOAK_FAULT_MESSAGES", "100000"),
+    ("ACADEMY_SOAK_RESTART_MESSAGES", "20000"),
+    ("ACADEMY_SOAK_TOKEN_MESSAGES", "10000"),
+    ("ACADEMY_SOAK_LOAD_AGENTS", "1000"),
+    ("ACADEMY_SOAK_LOAD_ROUNDS", "60"),
+    ("ACADEMY_SOAK_HOSTILE_ROUNDS", "50"),
+    ("ACADEMY_SOAK_SLOWLORIS_CONNECTIONS", "2000"),
+    ("PROPTEST_CASES", "20000"),
+    ("ACADEMY_SOAK_TIME_FACTOR", "30"),
+];
+
+fn soak(extra: &[String]) -> Result {
+    let python = setup()?;
+    step("server binary (the restart scenarios run it as a process)");
+    run(cargo().args([
+        "build",
+        "-p",
+        "academy-exchange-server",
+        "--bin",
+        "academy-exchange-server",
+    ]))?;
+    step("reliability scenarios at soak size");
+    let mut cmd = cargo();
+    cmd.args([
+        "nextest",
+        "run",
+        "-p",
+        "academy-e2e",
+        "--run-ignored",
+        "all",
+        "--no-fail-fast",
+        // One at a time, printing the FIGURE lines RELIABILITY.md quotes.
+        "--no-capture",
+    ]);
+    cmd.args(extra.iter().skip_while(|a| *a == "--"));
+    for (key, value) in SOAK_SIZES {
+        let value = env::var(key).unwrap_or_else(|_| (*value).to_string());
+        println!("    {key}={value}");
+        cmd.env(key, value);
+    }
+    cmd.env("ACADEMY_PY_PYTHON", &python);
+    run(&mut cmd)
 }
 
 fn which(name: &str) -> Option<PathBuf> {
