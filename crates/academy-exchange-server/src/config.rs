@@ -14,6 +14,12 @@ use crate::error::ServerError;
 pub const DEFAULT_LISTEN_TIMEOUT_S: u64 = 60;
 /// Default interval of the `: ping` comments of an event stream (§6.9).
 pub const SSE_PING_INTERVAL: Duration = Duration::from_secs(15);
+/// Default time a client has to send a request's headers (hyper's own
+/// default once a timer is set).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time a client has to send a request's body, counted from the end
+/// of its headers; a late body is answered 408.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default and maximum `message_size_limit_kb`.
 pub const MAX_MESSAGE_SIZE_LIMIT_KB: u64 = 512;
 
@@ -58,6 +64,13 @@ pub struct ServerConfig {
     /// Interval of the `: ping` comments of an event stream (§6.9, default
     /// [`SSE_PING_INTERVAL`]). An extension: not a key of the Python file.
     pub sse_ping_interval: Duration,
+    /// Time a client has to send a request's headers before the connection
+    /// is closed (default [`HEADER_READ_TIMEOUT`]; HTTP/1). An extension.
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a request's body, once its headers are in,
+    /// before the request is answered 408 (default [`BODY_READ_TIMEOUT`]).
+    /// An extension.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +86,8 @@ impl Default for ServerConfig {
             logger: LoggerConfig::default(),
             path_prefix: None,
             sse_ping_interval: SSE_PING_INTERVAL,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
         }
     }
 }
@@ -394,6 +409,8 @@ impl ServerConfig {
             logger,
             path_prefix: None,
             sse_ping_interval: SSE_PING_INTERVAL,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
         };
         Ok(config)
     }
@@ -432,6 +449,23 @@ impl ServerConfig {
     /// ```
     pub fn with_sse_ping_interval(mut self, interval: Duration) -> Self {
         self.sse_ping_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets the header-read and body-read timeouts (slow clients are closed
+    /// or answered 408; tests use short ones). Zero is raised to 1 ms.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use academy_exchange_server::ServerConfig;
+    /// let c = ServerConfig::default()
+    ///     .with_read_timeouts(Duration::from_secs(1), Duration::from_secs(2));
+    /// assert_eq!(c.header_read_timeout, Duration::from_secs(1));
+    /// assert_eq!(c.body_read_timeout, Duration::from_secs(2));
+    /// ```
+    pub fn with_read_timeouts(mut self, header: Duration, body: Duration) -> Self {
+        self.header_read_timeout = header.max(Duration::from_millis(1));
+        self.body_read_timeout = body.max(Duration::from_millis(1));
         self
     }
 

@@ -1,11 +1,17 @@
 //! Handing a message from a queue to a receiver without ever losing it
 //! (fix of `exchange-http-api.md` §12.12).
 //!
-//! The wait runs in a task of its own, so that a receiver that goes away
-//! (cancelled long poll, closed SSE stream) only cancels the *wait*; a
-//! message already taken for it is put back at the head of its queue. After
+//! A taken message stays in its mailbox's in-flight list (see
+//! [`MailboxBackend::take`]) until the receiver acknowledges it by coming
+//! back with the last id it saw ([`MailboxBackend::acknowledge`]). On top of
+//! that, when the server *knows* a message was not written, it goes back to
+//! the head of its queue at once: the wait runs in a task of its own, so a
+//! receiver that goes away (cancelled long poll, closed SSE stream) only
+//! cancels the *wait* and a message already taken for it is put back; after
 //! a message has been handed to the response body, a [`Requeue`] guard puts
-//! it back unless the body confirms that it was written.
+//! it back unless the body was polled past it (a body dropped before that
+//! ended with a write error or a closed connection, before the event's final
+//! bytes were written).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +21,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
-use crate::backend::MailboxBackend;
+use crate::backend::{MailboxBackend, Taken};
 use crate::error::ServerError;
 
 /// What the routes need to receive messages: the backend, the task tracker
@@ -30,13 +36,13 @@ pub(crate) struct Receiver {
 /// A pending take: resolves to a message or an error. Dropping it cancels
 /// the wait, and a message taken meanwhile goes back to its queue.
 pub(crate) struct PendingTake {
-    rx: oneshot::Receiver<Result<String, ServerError>>,
+    rx: oneshot::Receiver<Result<Taken, ServerError>>,
     _cancel: DropGuard,
 }
 
 impl PendingTake {
     /// Waits for the outcome.
-    pub async fn wait(&mut self) -> Result<String, ServerError> {
+    pub async fn wait(&mut self) -> Result<Taken, ServerError> {
         match (&mut self.rx).await {
             Ok(result) => result,
             Err(_) => Err(ServerError::Internal("receive task ended".into())),
@@ -56,9 +62,9 @@ impl Receiver {
         let deadline = Instant::now() + timeout;
         self.tracker.spawn(async move {
             let result = backend.take(&id, deadline, &task_cancel).await;
-            if let Err(Ok(json)) = tx.send(result) {
+            if let Err(Ok(taken)) = tx.send(result) {
                 tracing::debug!(mailbox = %id.uid(), "receiver left; message returned to queue");
-                backend.requeue_front(&id, json).await;
+                backend.requeue_front(&id, taken).await;
             }
         });
         PendingTake {
@@ -67,12 +73,12 @@ impl Receiver {
         }
     }
 
-    /// A guard that gives `json` back to `id`'s queue unless confirmed.
-    pub fn guard(&self, id: &EntityId, json: String) -> Requeue {
+    /// A guard that gives `taken` back to `id`'s queue unless confirmed.
+    pub fn guard(&self, id: &EntityId, taken: Taken) -> Requeue {
         Requeue {
             receiver: self.clone(),
             id: id.clone(),
-            json: Some(json),
+            taken: Some(taken),
         }
     }
 }
@@ -81,24 +87,33 @@ impl Receiver {
 pub(crate) struct Requeue {
     receiver: Receiver,
     id: EntityId,
-    json: Option<String>,
+    taken: Option<Taken>,
 }
 
 impl Requeue {
     /// The message text.
     pub fn json(&self) -> &str {
-        self.json.as_deref().unwrap_or_default()
+        self.taken
+            .as_ref()
+            .map(|t| t.json.as_str())
+            .unwrap_or_default()
     }
 
-    /// The message was written: keep it delivered.
+    /// The message's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.taken.as_ref().map(|t| t.seq).unwrap_or_default()
+    }
+
+    /// The message was handed to the connection: it stays in flight until
+    /// the receiver acknowledges it.
     pub fn confirm(mut self) {
-        self.json = None;
+        self.taken = None;
     }
 }
 
 impl Drop for Requeue {
     fn drop(&mut self) {
-        let Some(json) = self.json.take() else {
+        let Some(json) = self.taken.take() else {
             return;
         };
         let backend = self.receiver.backend.clone();

@@ -87,6 +87,17 @@ pub enum ServerError {
         source: redis::RedisError,
     },
 
+    /// 503 with `Retry-After: 1`: Redis is unreachable, restarting or too
+    /// slow to answer. Clients retry; the detail is logged, never sent.
+    #[error("redis: {context} (unavailable)")]
+    Unavailable {
+        /// What was being done.
+        context: String,
+        /// The Redis error.
+        #[source]
+        source: redis::RedisError,
+    },
+
     /// 400 `Missing or invalid field: <detail>`.
     #[error("Missing or invalid field: {0}")]
     BadRequest(String),
@@ -154,6 +165,7 @@ impl ServerError {
             ServerError::Terminated => {
                 StatusCode::from_u16(419).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
+            ServerError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -170,14 +182,31 @@ impl ServerError {
             | ServerError::Tls { .. }
             | ServerError::LogFile { .. }
             | ServerError::Bind { .. } => "500 Internal Server Error".to_string(),
+            ServerError::Unavailable { .. } => "503 Service Unavailable".to_string(),
             other => other.to_string(),
         }
     }
 
+    /// A Redis failure: [`ServerError::Unavailable`] when it is about the
+    /// connection (down, refused, timed out, loading), else
+    /// [`ServerError::Redis`].
     pub(crate) fn redis(context: impl Into<String>, source: redis::RedisError) -> Self {
-        ServerError::Redis {
-            context: context.into(),
-            source,
+        let context = context.into();
+        let transient = source.is_io_error()
+            || source.is_timeout()
+            || source.is_connection_dropped()
+            || source.is_connection_refusal()
+            || source.is_unrecoverable_error()
+            || matches!(
+                source.retry_method(),
+                redis::RetryMethod::Reconnect
+                    | redis::RetryMethod::ReconnectFromInitialConnections
+                    | redis::RetryMethod::WaitAndRetry
+            );
+        if transient {
+            ServerError::Unavailable { context, source }
+        } else {
+            ServerError::Redis { context, source }
         }
     }
 }
@@ -187,12 +216,18 @@ impl IntoResponse for ServerError {
         let status = self.status();
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "request failed");
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self, "request refused: backend unavailable");
         }
         let mut response = (status, self.response_text()).into_response();
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }

@@ -65,7 +65,28 @@
 //!   after it is created;
 //! * a message taken for a receiver that went away (closed connection,
 //!   shutdown) goes back to the head of its queue instead of being lost
-//!   (§12.12).
+//!   (§12.12);
+//! * acknowledged delivery (see [`routes`], *Acknowledged delivery*): every
+//!   delivered message gets a per-mailbox sequence number (SSE `id: <n>`;
+//!   `GET /message` answers an extra `"id": <n>` key) and stays in an
+//!   in-flight list (bounded by [`backend::INFLIGHT_LIMIT`], Redis keys
+//!   `inflight:<uid>` and `seqno:<uid>` with the mailbox TTL, cleared on
+//!   termination) until the receiver comes back with `Last-Event-ID`
+//!   (listen) or the body field `last_id` (receive): entries up to it are
+//!   delivered, later ones are sent again first. Delivery is exactly-once
+//!   for clients that echo ids (across cut connections, a killed server and
+//!   a Redis restart mid-take) and at-most-once, as with Python, for
+//!   clients that do not: a request without an id forgets what is in
+//!   flight. academy-py 1.0.0 parses the integer `id:` fields and ignores
+//!   the extra key;
+//! * Redis unreachable or too slow (more than
+//!   [`backend::redis::REDIS_RESPONSE_TIMEOUT`]) answers `503` with
+//!   `Retry-After: 1` at once, instead of 500 after a long wait;
+//! * a client gets [`config::HEADER_READ_TIMEOUT`] to send its request
+//!   headers (then the connection is closed) and
+//!   [`config::BODY_READ_TIMEOUT`] for its body (then `408`), both
+//!   configurable ([`ServerConfig::with_read_timeouts`]), so slow-loris
+//!   clients cannot hold connections.
 //!
 //! Process ([`ServerConfig`], [`tls`], [`logging`]):
 //! * the default `host` is `127.0.0.1`, not `localhost`, so that the default

@@ -5,9 +5,41 @@
 //! A body that is not a JSON object, or a field of the wrong type, answers
 //! 400 (Python answers 500, §12.7); nothing changes state before the whole
 //! body has been validated.
+//!
+//! # Acknowledged delivery (extension, wire-compatible)
+//!
+//! Every message handed out gets a per-mailbox sequence number: SSE events
+//! are written as `id: <seq>` + `data: <json>`, and `GET /message` answers
+//! `{"message": "<json>", "id": <seq>}` (academy-py reads only `message`
+//! and accepts integer `id:` fields). A handed-out message stays *in
+//! flight* (at most [`crate::backend::INFLIGHT_LIMIT`] per mailbox; older
+//! entries count as delivered) until the receiver comes back: at the start
+//! of every `GET /mailbox/listen` (request header `Last-Event-ID`, honoured
+//! only together with the opt-in header `academy-delivery: ack`) and
+//! every `GET /message` (optional integer body field `last_id`), in-flight
+//! messages up to that id are forgotten as delivered and later ones are
+//! sent again, first, in their original order (with new ids). `0` means
+//! "nothing received". Without the header or field every in-flight message
+//! is forgotten.
+//!
+//! So delivery is exactly-once for clients that echo the last id they saw
+//! on every reconnection and receive (as `academy-globus-client`'s
+//! `listen_reconnecting`, `listen_from` and `recv_from` do), including
+//! through cut connections and a server killed after a take (Redis keeps
+//! the in-flight list); and at-most-once, as with the Python server, for
+//! clients that do not (academy-py 1.0.0 builds its `Last-Event-Id` header
+//! once per `listen()` call). One receiver per mailbox is assumed: a
+//! second receiver's acknowledgement re-sends what the first one has in
+//! flight. A message the server knows it did not write (a long poll
+//! cancelled, a body dropped on a write error) goes back to the head of the
+//! queue at once.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use academy_exchange::message::python_json_dumps;
@@ -39,6 +71,8 @@ pub(crate) struct AppState {
     pub listen_timeout_s: u64,
     /// Interval of the `: ping` comments of event streams.
     pub sse_ping_interval: Duration,
+    /// Time allowed to read a request body.
+    pub body_read_timeout: Duration,
 }
 
 /// The router: routes at the root and, if given, under `prefix` as well.
@@ -76,6 +110,10 @@ pub(crate) fn router(state: AppState, prefix: Option<&str>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(
+            state.body_read_timeout,
+            body_timeout,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -90,6 +128,60 @@ async fn authenticate(State(app): State<AppState>, mut request: Request, next: N
             tracing::info!(status = %e.status(), "authentication failed");
             e.into_response()
         }
+    }
+}
+
+/// Answers 408 when the body is not read within the timeout (counted from
+/// the end of the headers), so a client trickling its body cannot hold a
+/// request open forever.
+async fn body_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let expired = Arc::new(AtomicBool::new(false));
+    let (parts, body) = request.into_parts();
+    let body = Body::new(TimedBody {
+        inner: body,
+        deadline: Box::pin(tokio::time::sleep(limit)),
+        expired: expired.clone(),
+    });
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if expired.load(Ordering::Acquire) {
+        tracing::info!("request body not received in time");
+        return ServerError::Timeout.into_response();
+    }
+    response
+}
+
+/// A request body that fails once its deadline passes.
+struct TimedBody {
+    inner: Body,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    expired: Arc<AtomicBool>,
+}
+
+impl hyper::body::Body for TimedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.expired.store(true, Ordering::Release);
+            return Poll::Ready(Some(Err(axum::Error::new("request body read timed out"))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -170,6 +262,50 @@ fn timeout_field(fields: &Fields, max_s: u64) -> Result<Duration, ServerError> {
         return Err(ServerError::InvalidTimeout(max_s));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// `last_id`: optional non-negative integer, `null` meaning absent.
+fn last_id_field(fields: &Fields) -> Result<Option<u64>, ServerError> {
+    match fields.get("last_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            ServerError::BadRequest("'last_id' must be a non-negative integer".into())
+        }),
+    }
+}
+
+/// Request header by which a client opts in to acknowledged delivery.
+///
+/// `Last-Event-ID` is honoured only with `academy-delivery: ack`: academy-py
+/// 1.0.0 remembers the last `id:` it saw and, on a second `listen()` call of
+/// the same transport, sends that stale value on every reconnection; acting
+/// on it would re-send the same messages again and again.
+pub const DELIVERY_HEADER: &str = "academy-delivery";
+
+/// The `Last-Event-ID` request header (case-insensitive name) of a client
+/// that sent `academy-delivery: ack`: absent, empty or without the opt-in is
+/// `None`; anything but a non-negative integer answers 400.
+fn last_event_id(headers: &header::HeaderMap) -> Result<Option<u64>, ServerError> {
+    let acknowledging = headers
+        .get(DELIVERY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("ack"));
+    if !acknowledging {
+        return Ok(None);
+    }
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ServerError::BadRequest("Last-Event-ID must be an integer".into()))?
+        .trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<u64>()
+        .map(Some)
+        .map_err(|_| ServerError::BadRequest("Last-Event-ID must be an integer".into()))
 }
 
 /// Python truthiness of a JSON value.
@@ -300,12 +436,14 @@ async fn recv(
     let fields = parse_body(&body)?;
     let id = mailbox_field(&fields)?;
     let timeout = timeout_field(&fields, app.listen_timeout_s)?;
+    let last_id = last_id_field(&fields)?;
     app.backend.check_receive(&client, &id).await?;
+    app.backend.acknowledge(&id, last_id).await?;
     let mut take = app.receiver.start_take(&id, timeout);
-    let json = take.wait().await?;
-    tracing::info!(mailbox = %id.uid(), "message fetched");
-    let guard = app.receiver.guard(&id, json);
-    let payload = python_json_dumps(&json!({ "message": guard.json() }));
+    let taken = take.wait().await?;
+    tracing::info!(mailbox = %id.uid(), seq = taken.seq, "message fetched");
+    let guard = app.receiver.guard(&id, taken);
+    let payload = python_json_dumps(&json!({ "message": guard.json(), "id": guard.seq() }));
     Ok(one_shot_response(payload, guard))
 }
 
@@ -351,16 +489,19 @@ struct Listen {
 async fn listen(
     State(app): State<AppState>,
     Extension(client): Extension<ClientInfo>,
+    headers: header::HeaderMap,
     body: Bytes,
 ) -> Result<Response, ServerError> {
     let fields = parse_body(&body)?;
     let id = mailbox_field(&fields)?;
     let timeout = timeout_field(&fields, app.listen_timeout_s)?;
+    let last_seen = last_event_id(&headers)?;
     match app.backend.check_mailbox(&client, &id).await? {
         MailboxStatus::Missing => return Err(ServerError::NotFound),
         MailboxStatus::Terminated => return Err(ServerError::Terminated),
         MailboxStatus::Active | MailboxStatus::Inactive => {}
     }
+    app.backend.acknowledge(&id, last_seen).await?;
     tracing::debug!(mailbox = %id.uid(), "listening");
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + app.sse_ping_interval,
@@ -377,7 +518,8 @@ async fn listen(
         ping,
     };
     let stream = futures::stream::unfold(state, |mut st| async move {
-        // Being polled again means the previous event was handed on.
+        // Being polled again means the previous event was handed to the
+        // connection; it stays in flight until acknowledged.
         if let Some(sent) = st.sent.take() {
             sent.confirm();
         }
@@ -394,9 +536,12 @@ async fn listen(
             result = pending.wait() => {
                 st.take = None;
                 match result {
-                    Ok(json) => {
-                        let event = Bytes::from(format!("data: {json}\r\n\r\n"));
-                        st.sent = Some(st.receiver.guard(&st.id, json));
+                    Ok(taken) => {
+                        let event = Bytes::from(format!(
+                            "id: {}\r\ndata: {}\r\n\r\n",
+                            taken.seq, taken.json
+                        ));
+                        st.sent = Some(st.receiver.guard(&st.id, taken));
                         Some((Ok::<Bytes, Infallible>(event), st))
                     }
                     Err(e) => {

@@ -5,6 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -68,6 +73,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         },
         listen_timeout_s: config.listen_timeout_s,
         sse_ping_interval: config.sse_ping_interval,
+        body_read_timeout: config.body_read_timeout,
     };
     let app = router(state, config.path_prefix.as_deref());
     let bind = format!("{}:{}", config.host, config.port);
@@ -83,25 +89,12 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
     })?;
     let signal = shutdown.clone();
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let header_timeout = config.header_read_timeout;
     let task = match tls {
-        None => tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(signal.cancelled_owned())
-                .await;
-            if let Err(e) = result {
-                tracing::error!(error = %e, "server stopped with an error");
-            }
-        }),
+        None => tokio::spawn(accept_loop(listener, app, header_timeout, signal)),
         Some(tls) => {
             let listener = TlsListener::spawn(listener, addr, tls, shutdown.clone());
-            tokio::spawn(async move {
-                let result = axum::serve(listener, app)
-                    .with_graceful_shutdown(signal.cancelled_owned())
-                    .await;
-                if let Err(e) = result {
-                    tracing::error!(error = %e, "server stopped with an error");
-                }
-            })
+            tokio::spawn(accept_loop(listener, app, header_timeout, signal))
         }
     };
     tracing::info!(%addr, scheme, "exchange server listening");
@@ -112,6 +105,52 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         tracker,
         task: Some(task),
     })
+}
+
+/// Serves connections from `listener` until `shutdown`, then lets the open
+/// ones finish (bounded by [`DRAIN_TIMEOUT`]).
+///
+/// hyper-util's server rather than `axum::serve`, because only it takes a
+/// timer: without one hyper has no header-read timeout, and a client that
+/// never finishes its headers holds a connection forever (slow-loris).
+async fn accept_loop<L>(
+    mut listener: L,
+    app: Router,
+    header_timeout: Duration,
+    shutdown: CancellationToken,
+) where
+    L: axum::serve::Listener,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (io, _peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let conn = builder
+            .serve_connection(TokioIo::new(io), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: connections did not finish in time");
+    }
 }
 
 /// A running server. Dropping it starts a graceful shutdown without waiting.

@@ -393,10 +393,11 @@ async fn listen_sse(ctx: &Ctx) {
     let a = ctx.call("GET", "/mailbox/listen", &body).await;
     assert_eq!(a.status, 200);
     assert_eq!(a.content_type.as_deref(), Some("text/event-stream"));
+    // Per-mailbox ids, increasing from 1.
     assert_eq!(
         a.text,
         format!(
-            "data: {}\r\n\r\ndata: {}\r\n\r\n",
+            "id: 1\r\ndata: {}\r\n\r\nid: 2\r\ndata: {}\r\n\r\n",
             m1.to_json(),
             m2.to_json()
         )

@@ -111,7 +111,8 @@ async fn a_thousand_sse_listeners_share_two_redis_connections() {
                     let frame = body.frame().await.unwrap().unwrap();
                     if let Ok(data) = frame.into_data() {
                         let text = String::from_utf8(data.to_vec()).unwrap();
-                        if let Some(event) = text.strip_prefix("data: ") {
+                        if let Some((_, event)) = text.split_once("data: ") {
+                            assert!(text.starts_with("id: "), "{text:?}");
                             assert_eq!(event.trim_end(), m.to_json());
                             return;
                         }

@@ -80,7 +80,7 @@ async fn idle_stream_gets_ping_comments_then_messages() {
         )
         .await;
         assert_eq!(sent.status, 200, "{sent:?}");
-        let event = format!("data: {}\r\n\r\n", m.to_json());
+        let event = format!("id: 1\r\ndata: {}\r\n\r\n", m.to_json());
         tokio::time::timeout(
             Duration::from_secs(5),
             read_until(&mut body, &mut text, |t| t.contains(&event)),

@@ -6,6 +6,19 @@
 //!
 //! Errors are returned as [`Error::Api`] with the status and text; mapping
 //! them to exchange errors is the transport crate's job.
+//!
+//! Acknowledged delivery (an extension of our exchange server; academy-py's
+//! server ignores it): every delivered message carries a per-mailbox id,
+//! and a receiver that echoes the last id it processed when it comes back
+//! gets everything after it again, so nothing is lost to a cut connection
+//! or a killed server ([`AcademyGlobusClient::listen_from`],
+//! [`AcademyGlobusClient::recv_from`],
+//! [`AcademyGlobusClient::listen_reconnecting_from`]). A receive or listen
+//! without an id (as [`AcademyGlobusClient::recv`],
+//! [`AcademyGlobusClient::listen`] and academy-py do) tells the server that
+//! everything handed out before was delivered. Re-sent messages are the
+//! same messages (same tag): a receiver that processed one but not its id
+//! may see it twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +34,7 @@ use crate::authorizer::Authorizer;
 use crate::error::{Error, Result};
 use crate::http::{HttpClient, RequestBody};
 use crate::layer::RetryPolicy;
-use crate::sse::{MessageStream, message_stream};
+use crate::sse::{EventStream, IdMessageStream, MessageStream, event_stream};
 
 /// Configuration of [`AcademyGlobusClient`].
 #[derive(Clone)]
@@ -216,16 +229,49 @@ impl AcademyGlobusClient {
     /// `GET /message`: long-poll one message (`timeout` seconds, server
     /// default when `None`). A 408 means no message arrived in time.
     pub async fn recv(&self, id: &EntityId, timeout: Option<f64>) -> Result<Message> {
+        self.recv_from(id, timeout, None).await.map(|(_, m)| m)
+    }
+
+    /// `GET /message` with acknowledgement: `last_id` is the id of the last
+    /// message this receiver processed (`Some(0)`: none yet), sent as the
+    /// body field `last_id`; the server first re-queues what it handed out
+    /// after that. Returns the message with its id (`None` from a server
+    /// without ids, such as academy-py's). `None` behaves as
+    /// [`Self::recv`]. A 408 means no message arrived in time.
+    ///
+    /// ```no_run
+    /// # async fn f(client: academy_globus_client::AcademyGlobusClient,
+    /// #            me: academy_exchange::EntityId) -> academy_globus_client::Result<()> {
+    /// let mut last = Some(0);
+    /// loop {
+    ///     let (id, message) = client.recv_from(&me, Some(30.0), last).await?;
+    ///     println!("{message:?}");
+    ///     last = id.or(last);
+    /// }
+    /// # }
+    /// ```
+    pub async fn recv_from(
+        &self,
+        id: &EntityId,
+        timeout: Option<f64>,
+        last_id: Option<u64>,
+    ) -> Result<(Option<u64>, Message)> {
         let mut body = mailbox(id);
         if let Some(t) = timeout {
             body["timeout"] = json!(t);
         }
+        if let Some(l) = last_id {
+            body["last_id"] = json!(l);
+        }
         #[derive(Deserialize)]
         struct R {
             message: String,
+            #[serde(default)]
+            id: Option<Value>,
         }
         let r: R = self.call(Method::GET, "message", body).await?.json()?;
-        Message::from_json(&r.message).map_err(|e| invalid("received message", e))
+        let message = Message::from_json(&r.message).map_err(|e| invalid("received message", e))?;
+        Ok((r.id.and_then(|v| v.as_u64()), message))
     }
 
     /// `GET /discover`: agents whose MRO matches `agent` (`<module>.<name>`).
@@ -309,6 +355,52 @@ impl AcademyGlobusClient {
     /// closes it. Opening is not retried (the auth layer still refreshes
     /// once on 401/403); use [`Self::listen_reconnecting`] for a loop.
     pub async fn listen(&self, id: &EntityId, timeout: Option<f64>) -> Result<MessageStream> {
+        let events = self.open_listen(id, timeout, None).await?;
+        Ok(Box::pin(
+            events.map(|item| item.and_then(|(_, message)| message)),
+        ))
+    }
+
+    /// Opens one `GET /mailbox/listen` connection with acknowledgement:
+    /// with `Some(last)`, the `Last-Event-ID: <last>` header tells the
+    /// server the last event this receiver processed (`0`: none), and it
+    /// re-sends what it handed out after that first. Items carry the event
+    /// ids (`None` from a server without ids). `None` behaves as
+    /// [`Self::listen`].
+    ///
+    /// ```no_run
+    /// # async fn f(client: academy_globus_client::AcademyGlobusClient,
+    /// #            me: academy_exchange::EntityId) -> academy_globus_client::Result<()> {
+    /// use futures::StreamExt as _;
+    /// let mut last = None;
+    /// loop {
+    ///     let mut events = client.listen_from(&me, Some(60.0), last).await?;
+    ///     while let Some(Ok((id, message))) = events.next().await {
+    ///         println!("{message:?}");
+    ///         last = id.or(last);
+    ///     }
+    ///     last = last.or(Some(0));
+    /// }
+    /// # }
+    /// ```
+    pub async fn listen_from(
+        &self,
+        id: &EntityId,
+        timeout: Option<f64>,
+        last_event_id: Option<u64>,
+    ) -> Result<IdMessageStream> {
+        let events = self.open_listen(id, timeout, last_event_id).await?;
+        Ok(Box::pin(events.map(|item| {
+            item.and_then(|(seq, message)| message.map(|m| (seq, m)))
+        })))
+    }
+
+    async fn open_listen(
+        &self,
+        id: &EntityId,
+        timeout: Option<f64>,
+        last_event_id: Option<u64>,
+    ) -> Result<EventStream> {
         let mut body = mailbox(id);
         if let Some(t) = timeout {
             body["timeout"] = json!(t);
@@ -322,6 +414,18 @@ impl AcademyGlobusClient {
             http::header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         );
+        if let Some(last) = last_event_id {
+            // The server honours Last-Event-ID only with this opt-in (see
+            // academy-exchange-server's `DELIVERY_HEADER`).
+            headers.insert(
+                HeaderName::from_static("academy-delivery"),
+                HeaderValue::from_static("ack"),
+            );
+            headers.insert(
+                HeaderName::from_static("last-event-id"),
+                HeaderValue::from(last),
+            );
+        }
         let resp = self
             .http
             .open_stream(
@@ -331,7 +435,7 @@ impl AcademyGlobusClient {
                 headers,
             )
             .await?;
-        Ok(message_stream(resp.into_body()))
+        Ok(event_stream(resp.into_body()))
     }
 
     /// Listens for ever: reconnects when the server ends the stream and,
@@ -340,67 +444,96 @@ impl AcademyGlobusClient {
     /// 403, 404, 419, …), on [`Error::LoginRequired`], or after
     /// `policy.max_failures` consecutive failed connections. Messages that
     /// fail to parse are yielded as errors and listening goes on.
+    ///
+    /// Reconnections acknowledge: the first connection sends no
+    /// `Last-Event-ID`; every later one sends the id of the last event
+    /// received in this session (`0` if none yet), so our exchange server
+    /// re-sends what a cut connection lost.
     pub fn listen_reconnecting(
         &self,
         id: EntityId,
         timeout: Option<f64>,
         policy: ReconnectPolicy,
     ) -> MessageStream {
+        Box::pin(
+            self.listen_reconnecting_from(id, timeout, policy, None)
+                .map(|item| item.map(|(_, message)| message)),
+        )
+    }
+
+    /// As [`Self::listen_reconnecting`], with the event ids and an initial
+    /// `last_event_id` for the first connection (e.g. the last id of a
+    /// previous session; `None`: no header on the first connection). Every
+    /// reconnection sends the last id received (or, before any,
+    /// `last_event_id`, or `0`).
+    pub fn listen_reconnecting_from(
+        &self,
+        id: EntityId,
+        timeout: Option<f64>,
+        policy: ReconnectPolicy,
+        last_event_id: Option<u64>,
+    ) -> IdMessageStream {
         enum St {
-            Connect(u32),
-            Streaming(MessageStream, bool),
+            Connect(u32, Option<u64>),
+            Streaming(EventStream, bool, Option<u64>),
             Done,
         }
         let client = self.clone();
-        Box::pin(futures::stream::unfold(St::Connect(0), move |mut st| {
-            let client = client.clone();
-            let id = id.clone();
-            let policy = policy.clone();
-            async move {
-                loop {
-                    st = match st {
-                        St::Done => return None,
-                        St::Connect(failures) => match client.listen(&id, timeout).await {
-                            Ok(stream) => St::Streaming(stream, false),
-                            Err(e) if is_fatal(&e) || failures + 1 >= policy.max_failures => {
-                                return Some((Err(e), St::Done));
-                            }
-                            Err(e) => {
-                                let delay = policy.backoff.backoff(failures);
-                                tracing::debug!(error = %e, delay_ms = delay.as_millis() as u64, "listen failed; reconnecting");
-                                tokio::time::sleep(delay).await;
-                                St::Connect(failures + 1)
-                            }
-                        },
-                        St::Streaming(mut stream, got_any) => match stream.next().await {
-                            Some(Ok(msg)) => return Some((Ok(msg), St::Streaming(stream, true))),
-                            Some(Err(e @ Error::InvalidResponse(_))) if !is_stream_broken(&e) => {
-                                return Some((Err(e), St::Streaming(stream, got_any)));
-                            }
-                            Some(Err(e)) => {
-                                tracing::debug!(error = %e, "event stream broke; reconnecting");
-                                tokio::time::sleep(policy.backoff.backoff(0)).await;
-                                St::Connect(1)
-                            }
-                            None => {
-                                // A stream that ends without delivering
-                                // anything gets a short pause, so a server
-                                // closing at once is not spun on.
-                                if !got_any {
-                                    tokio::time::sleep(policy.backoff.backoff(0)).await;
+        Box::pin(futures::stream::unfold(
+            St::Connect(0, last_event_id),
+            move |mut st| {
+                let client = client.clone();
+                let id = id.clone();
+                let policy = policy.clone();
+                async move {
+                    loop {
+                        st = match st {
+                            St::Done => return None,
+                            St::Connect(failures, last) => {
+                                match client.open_listen(&id, timeout, last).await {
+                                    Ok(stream) => St::Streaming(stream, false, last),
+                                    Err(e)
+                                        if is_fatal(&e) || failures + 1 >= policy.max_failures =>
+                                    {
+                                        return Some((Err(e), St::Done));
+                                    }
+                                    Err(e) => {
+                                        let delay = policy.backoff.backoff(failures);
+                                        tracing::debug!(error = %e, delay_ms = delay.as_millis() as u64, "listen failed; reconnecting");
+                                        tokio::time::sleep(delay).await;
+                                        St::Connect(failures + 1, Some(last.unwrap_or(0)))
+                                    }
                                 }
-                                St::Connect(0)
                             }
-                        },
-                    };
+                            St::Streaming(mut stream, got_any, last) => match stream.next().await {
+                                Some(Ok((seq, message))) => {
+                                    // An unreadable event counts as received
+                                    // too: re-sending it would not help.
+                                    let last = seq.or(last);
+                                    let next = St::Streaming(stream, true, last);
+                                    return Some((message.map(|m| (seq, m)), next));
+                                }
+                                Some(Err(e)) => {
+                                    tracing::debug!(error = %e, "event stream broke; reconnecting");
+                                    tokio::time::sleep(policy.backoff.backoff(0)).await;
+                                    St::Connect(1, Some(last.unwrap_or(0)))
+                                }
+                                None => {
+                                    // A stream that ends without delivering
+                                    // anything gets a short pause, so a server
+                                    // closing at once is not spun on.
+                                    if !got_any {
+                                        tokio::time::sleep(policy.backoff.backoff(0)).await;
+                                    }
+                                    St::Connect(0, Some(last.unwrap_or(0)))
+                                }
+                            },
+                        };
+                    }
                 }
-            }
-        }))
+            },
+        ))
     }
-}
-
-fn is_stream_broken(e: &Error) -> bool {
-    matches!(e, Error::InvalidResponse(m) if m.starts_with(crate::sse::BROKEN_STREAM))
 }
 
 fn is_fatal(e: &Error) -> bool {

@@ -1,6 +1,12 @@
 //! Server-sent events of `GET /mailbox/listen` (`exchange-http-api.md`
 //! §6.9, `globus-exchange-client.md` §7.2): a line decoder and the stream
 //! of messages of one connection.
+//!
+//! Our exchange server numbers its events (`id: <integer>`, per mailbox);
+//! a client echoes the last number it processed as `Last-Event-ID` when it
+//! reconnects, and the server re-sends what came later (acknowledged
+//! delivery, see `academy-exchange-server`'s routes). [`Event::seq`] reads
+//! that number; ids that are not integers are ignored.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -31,6 +37,22 @@ pub struct Event {
     pub id: Option<String>,
     /// `retry` field (milliseconds), if any.
     pub retry_ms: Option<u64>,
+}
+
+impl Event {
+    /// The event id as the exchange's sequence number: `None` without an
+    /// id or when it is not a non-negative integer.
+    ///
+    /// ```
+    /// use academy_globus_client::sse::SseDecoder;
+    /// let mut d = SseDecoder::default();
+    /// let e = d.push(b"id: 42\r\ndata: {}\r\n\r\nid: x\r\ndata: {}\r\n\r\n").unwrap();
+    /// assert_eq!(e[0].seq(), Some(42));
+    /// assert_eq!(e[1].seq(), None);
+    /// ```
+    pub fn seq(&self) -> Option<u64> {
+        self.id.as_deref().and_then(|i| i.trim().parse().ok())
+    }
 }
 
 /// Incremental SSE decoder: feed bytes, take complete events.
@@ -108,14 +130,38 @@ impl SseDecoder {
 /// A boxed stream of messages.
 pub type MessageStream = Pin<Box<dyn Stream<Item = Result<Message>> + Send>>;
 
+/// A boxed stream of messages with their event ids ([`Event::seq`]).
+pub type IdMessageStream = Pin<Box<dyn Stream<Item = Result<(Option<u64>, Message)>> + Send>>;
+
+/// One decoded event of a stream: its id, and its message or why its data
+/// is not one.
+pub(crate) type IdEvent = (Option<u64>, Result<Message>);
+
+/// Events with ids and parse outcomes; `Err` items are read or decoding
+/// errors that end the stream.
+pub(crate) type EventStream = Pin<Box<dyn Stream<Item = Result<IdEvent>> + Send>>;
+
 /// Turns one `text/event-stream` body into messages. A `data` that is not
 /// a valid message yields an `InvalidResponse` item and the stream goes
 /// on; a read error yields a `Transport` item and ends it.
 pub fn message_stream(body: ResponseBody) -> MessageStream {
+    use futures::StreamExt as _;
+    Box::pin(event_stream(body).map(|item| item.and_then(|(_, message)| message)))
+}
+
+/// As [`message_stream`], with each message's event id.
+pub fn message_stream_with_ids(body: ResponseBody) -> IdMessageStream {
+    use futures::StreamExt as _;
+    Box::pin(
+        event_stream(body).map(|item| item.and_then(|(seq, message)| message.map(|m| (seq, m)))),
+    )
+}
+
+pub(crate) fn event_stream(body: ResponseBody) -> EventStream {
     struct State {
         body: ResponseBody,
         decoder: SseDecoder,
-        ready: VecDeque<Result<Message>>,
+        ready: VecDeque<Result<IdEvent>>,
         done: bool,
     }
     let state = State {
@@ -151,18 +197,16 @@ pub fn message_stream(body: ResponseBody) -> MessageStream {
 
 fn push_bytes(
     decoder: &mut SseDecoder,
-    ready: &mut VecDeque<Result<Message>>,
+    ready: &mut VecDeque<Result<IdEvent>>,
     done: &mut bool,
     data: Bytes,
 ) {
     match decoder.push(&data) {
         Ok(events) => {
             for event in events {
-                ready.push_back(
-                    Message::from_json(&event.data).map_err(|e| {
-                        Error::InvalidResponse(format!("event is not a message: {e}"))
-                    }),
-                );
+                let message = Message::from_json(&event.data)
+                    .map_err(|e| Error::InvalidResponse(format!("event is not a message: {e}")));
+                ready.push_back(Ok((event.seq(), message)));
             }
         }
         Err(e) => {
@@ -190,6 +234,24 @@ mod tests {
         assert_eq!(e[0].data, "a\nb");
         assert_eq!(e[0].id.as_deref(), Some("7"));
         assert_eq!(e[0].retry_ms, Some(1500));
+    }
+
+    #[test]
+    fn integer_ids_are_sequence_numbers_others_ignored() {
+        let mut d = SseDecoder::default();
+        let e = d
+            .push(b"id: 1\r\ndata: a\r\n\r\nid:2\r\ndata: b\r\n\r\nid: -3\r\ndata: c\r\n\r\n")
+            .unwrap();
+        let seqs: Vec<_> = e.iter().map(Event::seq).collect();
+        assert_eq!(seqs, vec![Some(1), Some(2), None]);
+        let e = d
+            .push(b"id: abc\r\ndata: d\r\n\r\nid: 18446744073709551616\r\ndata: e\r\n\r\n")
+            .unwrap();
+        assert_eq!(e[0].seq(), None);
+        assert_eq!(e[1].seq(), None);
+        // No id on the wire: none, even before any event had one.
+        let mut fresh = SseDecoder::default();
+        assert_eq!(fresh.push(b"data: f\n\n").unwrap()[0].seq(), None);
     }
 
     #[test]

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{
-    DEDUP_WINDOW, MailboxBackend, PENDING_LIMIT, mro_matches, stats_from, termination_response,
+    DEDUP_WINDOW, INFLIGHT_LIMIT, MailboxBackend, PENDING_LIMIT, Taken, mro_matches, stats_from,
+    termination_response,
 };
 use crate::auth::ClientInfo;
 use crate::error::ServerError;
@@ -71,6 +72,10 @@ struct Mailbox {
     heartbeat: Option<SystemTime>,
     notify: Arc<Notify>,
     created: u64,
+    /// Last sequence number handed out.
+    seq: u64,
+    /// Handed-out messages awaiting acknowledgement, oldest first.
+    inflight: VecDeque<Taken>,
 }
 
 /// Requests addressed to one mailbox and not answered yet, bounded.
@@ -229,6 +234,8 @@ impl MailboxBackend for MemoryBackend {
             heartbeat: None,
             notify: Arc::new(Notify::new()),
             created,
+            seq: 0,
+            inflight: VecDeque::new(),
         });
         Ok(())
     }
@@ -244,6 +251,8 @@ impl MailboxBackend for MemoryBackend {
             Some(m) => {
                 m.terminated = true;
                 m.queue.clear();
+                m.inflight.clear();
+                m.seq = 0;
                 m.notify.notify_waiters();
                 m.pending.drain()
             }
@@ -382,7 +391,7 @@ impl MailboxBackend for MemoryBackend {
         id: &EntityId,
         deadline: Instant,
         cancel: &CancellationToken,
-    ) -> Result<String, ServerError> {
+    ) -> Result<Taken, ServerError> {
         let k = key(id);
         loop {
             let notify = {
@@ -392,7 +401,13 @@ impl MailboxBackend for MemoryBackend {
                     return Err(ServerError::Terminated);
                 }
                 if let Some(json) = m.queue.pop_front() {
-                    return Ok(json);
+                    m.seq += 1;
+                    let taken = Taken { seq: m.seq, json };
+                    m.inflight.push_back(taken.clone());
+                    while m.inflight.len() > INFLIGHT_LIMIT {
+                        m.inflight.pop_front();
+                    }
+                    return Ok(taken);
                 }
                 m.notify.clone()
             };
@@ -416,17 +431,46 @@ impl MailboxBackend for MemoryBackend {
         }
     }
 
-    async fn requeue_front(&self, id: &EntityId, json: String) {
+    async fn requeue_front(&self, id: &EntityId, taken: Taken) {
         let mut state = self.lock();
         match state.mailboxes.get_mut(&key(id)) {
             Some(m) if !m.terminated => {
-                m.queue.push_front(json);
+                let Some(at) = m.inflight.iter().position(|t| t.seq == taken.seq) else {
+                    tracing::debug!(mailbox = %id.uid(), seq = taken.seq, "message no longer in flight");
+                    return;
+                };
+                m.inflight.remove(at);
+                m.queue.push_front(taken.json);
                 m.notify.notify_waiters();
             }
             _ => {
                 tracing::info!(mailbox = %id.uid(), "undelivered message dropped: mailbox terminated")
             }
         }
+    }
+
+    async fn acknowledge(&self, id: &EntityId, last_seen: Option<u64>) -> Result<(), ServerError> {
+        let mut state = self.lock();
+        let Some(m) = state.mailboxes.get_mut(&key(id)) else {
+            return Ok(());
+        };
+        let inflight = std::mem::take(&mut m.inflight);
+        let Some(last) = last_seen else {
+            return Ok(());
+        };
+        if m.terminated {
+            return Ok(());
+        }
+        let mut resend = 0usize;
+        for taken in inflight.into_iter().rev().filter(|t| t.seq > last) {
+            m.queue.push_front(taken.json);
+            resend += 1;
+        }
+        if resend > 0 {
+            tracing::info!(mailbox = %id.uid(), last_seen = last, resend, "unacknowledged messages re-queued");
+            m.notify.notify_waiters();
+        }
+        Ok(())
     }
 
     async fn discover(
@@ -563,7 +607,10 @@ mod tests {
             // Drain the agent queue, then wait on the empty queue.
             let cancel = CancellationToken::new();
             let far = Instant::now() + Duration::from_secs(30);
-            assert_eq!(b.take(&agent, far, &cancel).await.unwrap(), req.to_json());
+            assert_eq!(
+                b.take(&agent, far, &cancel).await.unwrap().json,
+                req.to_json()
+            );
             let waiter = {
                 let b = b.clone();
                 let agent = agent.clone();
@@ -575,7 +622,7 @@ mod tests {
                 waiter.await.unwrap(),
                 Err(ServerError::Terminated)
             ));
-            let json = b.take(&user, far, &cancel).await.unwrap();
+            let json = b.take(&user, far, &cancel).await.unwrap().json;
             let m = Message::from_json(&json).unwrap();
             assert_eq!(m.tag(), req.tag());
             assert!(matches!(
@@ -584,6 +631,62 @@ mod tests {
             ));
             // Terminating again is a no-op that succeeds.
             b.terminate(&c, &agent).await.unwrap();
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn terminate_clears_in_flight_and_seq() {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            let b = MemoryBackend::new(1 << 20);
+            let c = alice();
+            let user: EntityId = UserId::new(None).into();
+            b.create_mailbox(&c, &user, None).await.unwrap();
+            let m = Message::request(user.clone(), user.clone(), Body::PingRequest, None);
+            b.put(&c, &m, &m.to_json()).await.unwrap();
+            let far = Instant::now() + Duration::from_secs(30);
+            let taken = b.take(&user, far, &CancellationToken::new()).await.unwrap();
+            assert_eq!(taken.seq, 1);
+            {
+                let state = b.lock();
+                assert_eq!(state.mailboxes[&key(&user)].inflight.len(), 1);
+            }
+            b.terminate(&c, &user).await.unwrap();
+            let state = b.lock();
+            let mb = &state.mailboxes[&key(&user)];
+            assert!(mb.inflight.is_empty());
+            assert_eq!(mb.seq, 0);
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn requeue_front_only_while_in_flight() {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            let b = MemoryBackend::new(1 << 20);
+            let c = alice();
+            let user: EntityId = UserId::new(None).into();
+            b.create_mailbox(&c, &user, None).await.unwrap();
+            let m = Message::request(user.clone(), user.clone(), Body::PingRequest, None);
+            b.put(&c, &m, &m.to_json()).await.unwrap();
+            let far = Instant::now() + Duration::from_secs(30);
+            let cancel = CancellationToken::new();
+            let taken = b.take(&user, far, &cancel).await.unwrap();
+            // Acknowledged first: a late "not written" must not resend it.
+            b.acknowledge(&user, Some(taken.seq)).await.unwrap();
+            b.requeue_front(&user, taken).await;
+            assert_eq!(b.stats(&c, &user).await.unwrap().queued, 0);
+            // Not acknowledged: it goes back, and leaves the in-flight list.
+            b.put(&c, &m.create_response(Body::SuccessResponse).unwrap(), "x")
+                .await
+                .unwrap();
+            let taken = b.take(&user, far, &cancel).await.unwrap();
+            b.requeue_front(&user, taken.clone()).await;
+            assert_eq!(b.stats(&c, &user).await.unwrap().queued, 1);
+            b.acknowledge(&user, Some(0)).await.unwrap();
+            assert_eq!(b.stats(&c, &user).await.unwrap().queued, 1);
         })
         .await
         .unwrap();

@@ -27,6 +27,21 @@ pub const DEDUP_WINDOW: Duration = Duration::from_secs(600);
 /// mailbox (in memory); the oldest entry is forgotten first.
 pub const PENDING_LIMIT: usize = 65_536;
 
+/// At most this many handed-out messages are remembered per mailbox while
+/// they wait for the receiver's acknowledgement; beyond it the oldest entry
+/// is forgotten (counted as delivered).
+pub const INFLIGHT_LIMIT: usize = 1024;
+
+/// A message taken from a queue: its per-mailbox sequence number (the SSE
+/// `id:` and the long-poll `id`) and its JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// Per-mailbox sequence number, increasing, starting at 1.
+    pub seq: u64,
+    /// The message's JSON.
+    pub json: String,
+}
+
 /// The storage operations the routes need.
 ///
 /// Every method takes the authenticated caller and performs the permission
@@ -87,22 +102,34 @@ pub trait MailboxBackend: Send + Sync + 'static {
     /// refreshes TTLs).
     async fn check_receive(&self, client: &ClientInfo, id: &EntityId) -> Result<(), ServerError>;
 
-    /// Waits until `deadline` for the head of the queue and removes it.
+    /// Waits until `deadline` for the head of the queue and removes it,
+    /// giving it the next sequence number and recording it in the mailbox's
+    /// in-flight list in the same atomic step.
     ///
     /// Cancel-safe while waiting: when `cancel` fires, or at the deadline,
     /// it returns [`ServerError::Timeout`] without taking anything. Once a
-    /// message is taken it is returned; callers must hand it on or give it
-    /// back with [`MailboxBackend::requeue_front`].
+    /// message is taken it is returned; callers hand it on (it stays in
+    /// flight until [`MailboxBackend::acknowledge`]) or give it back with
+    /// [`MailboxBackend::requeue_front`].
     async fn take(
         &self,
         id: &EntityId,
         deadline: Instant,
         cancel: &CancellationToken,
-    ) -> Result<String, ServerError>;
+    ) -> Result<Taken, ServerError>;
 
-    /// Puts a message that could not be delivered back at the head of its
-    /// queue (dropped if the mailbox was terminated meanwhile).
-    async fn requeue_front(&self, id: &EntityId, json: String);
+    /// Puts a message known not to have been written back at the head of
+    /// its queue and out of the in-flight list. Nothing happens when it is
+    /// no longer in flight (acknowledged or re-queued meanwhile, or the
+    /// mailbox was terminated).
+    async fn requeue_front(&self, id: &EntityId, taken: Taken);
+
+    /// The receiver came back having seen everything up to `last_seen`:
+    /// in-flight messages with `seq <= last_seen` are delivered and
+    /// forgotten, later ones go back to the head of the queue in their
+    /// original order. `None` (a client that does not echo ids, such as
+    /// academy-py) forgets every in-flight message. Atomic.
+    async fn acknowledge(&self, id: &EntityId, last_seen: Option<u64>) -> Result<(), ServerError>;
 
     /// `GET /discover`: active agents visible to the caller whose MRO matches.
     async fn discover(

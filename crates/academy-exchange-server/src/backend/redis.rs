@@ -20,7 +20,12 @@
 //! sentinel gets the mailbox TTL and is skipped by receivers; `agent:<uid>`
 //! is written for agents only; retried sends are deduplicated through
 //! `dedup:<dest uid>:<tag>:<kind>` keys (TTL [`DEDUP_WINDOW`]);
-//! termination responses are delivered with server authority.
+//! termination responses are delivered with server authority; a taken
+//! message moves, in the same script, to `inflight:<uid>` (entries
+//! `<seq>:<json>`, numbered by `seqno:<uid>`; the list has the mailbox TTL, the counter the gravestone TTL)
+//! until acknowledged, so it survives this process being killed and a
+//! reply lost with a Redis connection (Python servers on the same Redis
+//! ignore these keys).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,7 +39,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{DEDUP_WINDOW, MailboxBackend, mro_matches, stats_from, termination_response};
+use super::{
+    DEDUP_WINDOW, INFLIGHT_LIMIT, MailboxBackend, Taken, mro_matches, stats_from,
+    termination_response,
+};
 use crate::auth::ClientInfo;
 use crate::config::RedisBackendConfig;
 use crate::error::ServerError;
@@ -46,6 +54,12 @@ pub const FALLBACK_POLL: Duration = Duration::from_secs(2);
 /// Re-check interval when notifications work: a safety net for a
 /// notification lost while the subscriber reconnects.
 pub const SAFETY_POLL: Duration = Duration::from_secs(15);
+
+/// Longest wait for a Redis reply before the request answers 503.
+pub const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Longest wait for a (re)connection to Redis.
+pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 const OWNER_SUFFIX: &str = "_";
 
@@ -135,6 +149,16 @@ fn share_key(uid: Uuid) -> String {
 fn request_key(uid: Uuid, tag: Uuid) -> String {
     format!("request:{uid}:{tag}")
 }
+fn seqno_key(uid: Uuid) -> String {
+    format!("seqno:{uid}")
+}
+fn inflight_key(uid: Uuid) -> String {
+    format!("inflight:{uid}")
+}
+/// An in-flight list entry: `<seq>:<json>`.
+fn inflight_entry(taken: &Taken) -> String {
+    format!("{}:{}", taken.seq, taken.json)
+}
 fn heartbeat_key(uid: Uuid) -> String {
     format!("heartbeat:{uid}")
 }
@@ -173,12 +197,13 @@ if KEYS[4] ~= '' then redis.call('EXPIRE', KEYS[4], ARGV[1]) end
 return 0
 ";
 
-/// KEYS: active, queue, agent-or-"". ARGV: gravestone ttl, mailbox ttl.
+/// KEYS: active, queue, agent-or-"", seqno, inflight. ARGV: gravestone
+/// ttl, mailbox ttl.
 const TERMINATE_LUA: &str = r"
 local st = redis.call('GET', KEYS[1])
 if (not st) or st ~= 'ACTIVE' then return 0 end
 redis.call('SET', KEYS[1], 'TERMINATED', 'EX', ARGV[1])
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[4], KEYS[5])
 redis.call('RPUSH', KEYS[2], '<CLOSED>')
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 if KEYS[3] ~= '' then redis.call('DEL', KEYS[3]) end
@@ -206,26 +231,60 @@ if redis.call('TTL', KEYS[2]) == -1 then redis.call('EXPIRE', KEYS[2], ARGV[6]) 
 return 0
 ";
 
-/// KEYS: active, queue. Returns {'message', json} | {'empty'} |
-/// {'missing'} | {'terminated'}; skips stale close sentinels.
-const POP_LUA: &str = r"
+/// Takes the head of the queue into the in-flight list in one step, so a
+/// taken message lives in Redis until acknowledged (a server killed after
+/// the take, or a reply lost with the connection, loses nothing).
+/// KEYS: active, queue, seqno, inflight. ARGV: in-flight limit, mailbox
+/// ttl, gravestone ttl (the numbering outlives idle queues, so a receiver's
+/// remembered id never outruns a restarted counter). Returns {'message', seq, json} | {'empty'} | {'missing'} |
+/// {'terminated'}; skips stale close sentinels.
+const TAKE_LUA: &str = r"
 local st = redis.call('GET', KEYS[1])
 if not st then return {'missing'} end
 if st ~= 'ACTIVE' then return {'terminated'} end
 while true do
   local v = redis.call('LPOP', KEYS[2])
   if not v then return {'empty'} end
-  if v ~= '<CLOSED>' then return {'message', v} end
+  if v ~= '<CLOSED>' then
+    local n = redis.call('INCR', KEYS[3])
+    redis.call('RPUSH', KEYS[4], n .. ':' .. v)
+    redis.call('LTRIM', KEYS[4], -tonumber(ARGV[1]), -1)
+    redis.call('EXPIRE', KEYS[3], ARGV[3])
+    redis.call('EXPIRE', KEYS[4], ARGV[2])
+    return {'message', tostring(n), v}
+  end
 end
 ";
 
-/// KEYS: active, queue. ARGV: json.
+/// KEYS: active, queue, inflight. ARGV: in-flight entry, json, mailbox ttl.
 const REQUEUE_LUA: &str = r"
+if redis.call('LREM', KEYS[3], 1, ARGV[1]) == 0 then return -1 end
 if redis.call('GET', KEYS[1]) == 'ACTIVE' then
-  redis.call('LPUSH', KEYS[2], ARGV[1])
+  redis.call('LPUSH', KEYS[2], ARGV[2])
+  if redis.call('TTL', KEYS[2]) == -1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
   return 1
 end
 return 0
+";
+
+/// KEYS: active, queue, inflight. ARGV: last seen seq, or '' to forget
+/// everything in flight; mailbox ttl. Returns how many messages went back to the queue.
+const ACK_LUA: &str = r"
+local items = redis.call('LRANGE', KEYS[3], 0, -1)
+redis.call('DEL', KEYS[3])
+if ARGV[1] == '' then return 0 end
+if redis.call('GET', KEYS[1]) ~= 'ACTIVE' then return 0 end
+local last = tonumber(ARGV[1])
+local back = {}
+for _, e in ipairs(items) do
+  local p = string.find(e, ':', 1, true)
+  if p and tonumber(string.sub(e, 1, p - 1)) > last then
+    table.insert(back, string.sub(e, p + 1))
+  end
+end
+for i = #back, 1, -1 do redis.call('LPUSH', KEYS[2], back[i]) end
+if #back > 0 and redis.call('TTL', KEYS[2]) == -1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return #back
 ";
 
 /// KEYS: heartbeat, active, owner, agent-or-"". ARGV: gravestone ttl.
@@ -262,9 +321,14 @@ impl RedisBackend {
         tracker: &TaskTracker,
     ) -> Result<RedisBackend, ServerError> {
         let client = redis::Client::open(config.url()).map_err(rerr("invalid Redis address"))?;
+        // Short timeouts and one reconnection attempt per request: during an
+        // outage requests fail fast with 503 + Retry-After instead of
+        // hanging (clients retry those).
         let manager_config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(Duration::from_secs(10)))
-            .set_connection_timeout(Some(Duration::from_secs(5)));
+            .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
         let mut conn = client
             .get_connection_manager_with_config(manager_config)
             .await
@@ -636,6 +700,8 @@ impl MailboxBackend for RedisBackend {
             .key(active_key(uid))
             .key(queue_key(uid))
             .key(Self::agent_key_for(id))
+            .key(seqno_key(uid))
+            .key(inflight_key(uid))
             .arg(self.gravestone_ttl)
             .arg(self.mailbox_ttl)
             .invoke_async(&mut self.conn())
@@ -731,9 +797,13 @@ impl MailboxBackend for RedisBackend {
             .invoke_async(&mut self.conn())
             .await
             .map_err(rerr("refresh"))?;
-        let _: i64 = redis::cmd("EXPIRE")
-            .arg(queue_key(uid))
-            .arg(self.mailbox_ttl)
+        let _: () = redis::pipe()
+            .expire(queue_key(uid), self.mailbox_ttl as i64)
+            .ignore()
+            .expire(seqno_key(uid), self.mailbox_ttl as i64)
+            .ignore()
+            .expire(inflight_key(uid), self.mailbox_ttl as i64)
+            .ignore()
             .query_async(&mut self.conn())
             .await
             .map_err(rerr("refresh"))?;
@@ -745,10 +815,10 @@ impl MailboxBackend for RedisBackend {
         id: &EntityId,
         deadline: Instant,
         cancel: &CancellationToken,
-    ) -> Result<String, ServerError> {
+    ) -> Result<Taken, ServerError> {
         let uid = id.uid();
         let waiter = self.waiters.register(uid);
-        let pop = script(POP_LUA);
+        let pop = script(TAKE_LUA);
         loop {
             let notified = waiter.notify.notified();
             tokio::pin!(notified);
@@ -757,15 +827,22 @@ impl MailboxBackend for RedisBackend {
             let result: Vec<String> = pop
                 .key(active_key(uid))
                 .key(queue_key(uid))
+                .key(seqno_key(uid))
+                .key(inflight_key(uid))
+                .arg(INFLIGHT_LIMIT)
+                .arg(self.mailbox_ttl)
+                .arg(self.gravestone_ttl)
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(rerr("receive"))?;
             match result.first().map(String::as_str) {
                 Some("message") => {
-                    return result
-                        .into_iter()
-                        .nth(1)
-                        .ok_or_else(|| ServerError::Internal("pop script: no message".into()));
+                    let mut it = result.into_iter().skip(1);
+                    let seq = it.next().and_then(|s| s.parse::<u64>().ok());
+                    return match (seq, it.next()) {
+                        (Some(seq), Some(json)) => Ok(Taken { seq, json }),
+                        _ => Err(ServerError::Internal("take script: malformed reply".into())),
+                    };
                 }
                 Some("missing") => return Err(ServerError::NotFound),
                 Some("terminated") => return Err(ServerError::Terminated),
@@ -780,21 +857,47 @@ impl MailboxBackend for RedisBackend {
         }
     }
 
-    async fn requeue_front(&self, id: &EntityId, json: String) {
+    async fn requeue_front(&self, id: &EntityId, taken: Taken) {
         let uid = id.uid();
         let result: redis::RedisResult<i64> = script(REQUEUE_LUA)
             .key(active_key(uid))
             .key(queue_key(uid))
-            .arg(json)
+            .key(inflight_key(uid))
+            .arg(inflight_entry(&taken))
+            .arg(&taken.json)
+            .arg(self.mailbox_ttl)
             .invoke_async(&mut self.conn())
             .await;
         match result {
             Ok(1) => {}
+            Ok(-1) => {
+                tracing::debug!(mailbox = %uid, seq = taken.seq, "message no longer in flight")
+            }
+            // Still in flight in Redis: the next acknowledgement re-sends it.
             Ok(_) => {
                 tracing::info!(mailbox = %uid, "undelivered message dropped: mailbox terminated")
             }
-            Err(e) => tracing::error!(mailbox = %uid, error = %e, "undelivered message lost"),
+            Err(e) => {
+                tracing::warn!(mailbox = %uid, error = %e, "undelivered message left in flight")
+            }
         }
+    }
+
+    async fn acknowledge(&self, id: &EntityId, last_seen: Option<u64>) -> Result<(), ServerError> {
+        let uid = id.uid();
+        let resent: i64 = script(ACK_LUA)
+            .key(active_key(uid))
+            .key(queue_key(uid))
+            .key(inflight_key(uid))
+            .arg(last_seen.map(|l| l.to_string()).unwrap_or_default())
+            .arg(self.mailbox_ttl)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(rerr("acknowledge"))?;
+        if resent > 0 {
+            tracing::info!(mailbox = %uid, last_seen, resent, "unacknowledged messages re-queued");
+        }
+        Ok(())
     }
 
     async fn discover(

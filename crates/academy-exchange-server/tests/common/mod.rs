@@ -100,6 +100,11 @@ impl RedisServer {
     pub fn url(&self) -> String {
         self.0.url()
     }
+
+    /// Kills the redis-server (SIGKILL) and waits for it to exit.
+    pub async fn kill(&mut self) {
+        self.0.kill().await.unwrap();
+    }
 }
 
 pub fn free_port() -> u16 {
