@@ -91,7 +91,16 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let header_timeout = config.header_read_timeout;
     let task = match tls {
-        None => tokio::spawn(accept_loop(listener, app, header_timeout, signal)),
+        None => {
+            // Small SSE events and answers must not wait for Nagle's
+            // algorithm (it adds up to 40 ms with delayed ACKs).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
+            tokio::spawn(accept_loop(listener, app, header_timeout, signal))
+        }
         Some(tls) => {
             let listener = TlsListener::spawn(listener, addr, tls, shutdown.clone());
             tokio::spawn(accept_loop(listener, app, header_timeout, signal))

@@ -116,6 +116,9 @@ async fn accept_loop(
                 }
             },
         };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
         let acceptor = acceptor.clone();
         let tx = tx.clone();
         let shutdown = shutdown.clone();
