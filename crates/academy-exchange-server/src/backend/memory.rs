@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{
-    DEDUP_WINDOW, INFLIGHT_LIMIT, MailboxBackend, PENDING_LIMIT, Taken, mro_matches, stats_from,
-    termination_response,
+    DEDUP_WINDOW, INFLIGHT_BYTES_LIMIT, INFLIGHT_LIMIT, MailboxBackend, PENDING_LIMIT, Taken,
+    mro_matches, stats_from, termination_response,
 };
 use crate::auth::ClientInfo;
 use crate::error::ServerError;
@@ -76,6 +76,8 @@ struct Mailbox {
     seq: u64,
     /// Handed-out messages awaiting acknowledgement, oldest first.
     inflight: VecDeque<Taken>,
+    /// Bytes of JSON in `inflight` (bounded by [`INFLIGHT_BYTES_LIMIT`]).
+    inflight_bytes: usize,
 }
 
 /// Requests addressed to one mailbox and not answered yet, bounded.
@@ -110,9 +112,10 @@ impl Pending {
         self.by_tag.remove(tag).is_some()
     }
 
-    fn drain(&mut self) -> Vec<Header> {
-        self.order.clear();
-        self.by_tag.drain().map(|(_, h)| h).collect()
+    /// Every tracked request, leaving nothing allocated behind.
+    fn drain(mut self) -> Vec<Header> {
+        self.order = VecDeque::new();
+        std::mem::take(&mut self.by_tag).into_values().collect()
     }
 }
 
@@ -236,6 +239,7 @@ impl MailboxBackend for MemoryBackend {
             created,
             seq: 0,
             inflight: VecDeque::new(),
+            inflight_bytes: 0,
         });
         Ok(())
     }
@@ -249,12 +253,15 @@ impl MailboxBackend for MemoryBackend {
         let pending = match state.mailboxes.get_mut(&k) {
             None => return Ok(()),
             Some(m) => {
+                // Gravestones live for the process: release the containers'
+                // capacity, not only their contents.
                 m.terminated = true;
-                m.queue.clear();
-                m.inflight.clear();
+                m.queue = VecDeque::new();
+                m.inflight = VecDeque::new();
+                m.inflight_bytes = 0;
                 m.seq = 0;
                 m.notify.notify_waiters();
-                m.pending.drain()
+                std::mem::take(&mut m.pending).drain()
             }
         };
         let count = pending.len();
@@ -403,9 +410,14 @@ impl MailboxBackend for MemoryBackend {
                 if let Some(json) = m.queue.pop_front() {
                     m.seq += 1;
                     let taken = Taken { seq: m.seq, json };
+                    m.inflight_bytes += taken.json.len();
                     m.inflight.push_back(taken.clone());
-                    while m.inflight.len() > INFLIGHT_LIMIT {
-                        m.inflight.pop_front();
+                    while m.inflight.len() > INFLIGHT_LIMIT
+                        || (m.inflight_bytes > INFLIGHT_BYTES_LIMIT && m.inflight.len() > 1)
+                    {
+                        if let Some(old) = m.inflight.pop_front() {
+                            m.inflight_bytes -= old.json.len();
+                        }
                     }
                     return Ok(taken);
                 }
@@ -439,7 +451,9 @@ impl MailboxBackend for MemoryBackend {
                     tracing::debug!(mailbox = %id.uid(), seq = taken.seq, "message no longer in flight");
                     return;
                 };
-                m.inflight.remove(at);
+                if let Some(t) = m.inflight.remove(at) {
+                    m.inflight_bytes -= t.json.len();
+                }
                 m.queue.push_front(taken.json);
                 m.notify.notify_waiters();
             }
@@ -455,6 +469,7 @@ impl MailboxBackend for MemoryBackend {
             return Ok(());
         };
         let inflight = std::mem::take(&mut m.inflight);
+        m.inflight_bytes = 0;
         let Some(last) = last_seen else {
             return Ok(());
         };
@@ -657,6 +672,44 @@ mod tests {
             let mb = &state.mailboxes[&key(&user)];
             assert!(mb.inflight.is_empty());
             assert_eq!(mb.seq, 0);
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn in_flight_is_bounded_by_bytes() {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let b = MemoryBackend::new(1 << 20);
+            let c = alice();
+            let user: EntityId = UserId::new(None).into();
+            b.create_mailbox(&c, &user, None).await.unwrap();
+            // Stored text is opaque to the backend: 512 KiB per message.
+            let big = "x".repeat(512 * 1024);
+            let far = Instant::now() + Duration::from_secs(30);
+            let cancel = CancellationToken::new();
+            for _ in 0..40 {
+                b.put(
+                    &c,
+                    &Message::request(user.clone(), user.clone(), Body::PingRequest, None),
+                    &big,
+                )
+                .await
+                .unwrap();
+                b.take(&user, far, &cancel).await.unwrap();
+            }
+            let state = b.lock();
+            let mb = &state.mailboxes[&key(&user)];
+            assert!(
+                mb.inflight_bytes <= INFLIGHT_BYTES_LIMIT,
+                "{}",
+                mb.inflight_bytes
+            );
+            assert_eq!(
+                mb.inflight_bytes,
+                mb.inflight.iter().map(|t| t.json.len()).sum::<usize>()
+            );
+            assert_eq!(mb.inflight.len(), INFLIGHT_BYTES_LIMIT / big.len());
         })
         .await
         .unwrap();

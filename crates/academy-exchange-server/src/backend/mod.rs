@@ -32,6 +32,14 @@ pub const PENDING_LIMIT: usize = 65_536;
 /// is forgotten (counted as delivered).
 pub const INFLIGHT_LIMIT: usize = 1024;
 
+/// Bytes of message JSON kept in flight per mailbox by the in-memory
+/// backend (older entries count as delivered beyond it). A cut connection
+/// can only have lost what sat in socket and proxy buffers, a few MiB at
+/// most, so this bounds memory without weakening redelivery; it matters
+/// for clients that never acknowledge (academy-py), whose in-flight list is
+/// otherwise only cleared when they reconnect.
+pub const INFLIGHT_BYTES_LIMIT: usize = 8 * 1024 * 1024;
+
 /// A message taken from a queue: its per-mailbox sequence number (the SSE
 /// `id:` and the long-poll `id`) and its JSON text.
 #[derive(Debug, Clone, PartialEq, Eq)]
