@@ -170,12 +170,7 @@ fn draw(plan: &FaultPlan, rng: &Mutex<SplitMix64>) -> Fault {
     }
 }
 
-async fn handle(
-    client: TcpStream,
-    upstream: SocketAddr,
-    fault: Fault,
-    counts: Arc<FaultCounts>,
-) {
+async fn handle(client: TcpStream, upstream: SocketAddr, fault: Fault, counts: Arc<FaultCounts>) {
     match fault {
         Fault::ServiceUnavailable(retry_after) => {
             counts.unavailable.fetch_add(1, Ordering::Relaxed);
