@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use academy_globus_client::authorizer::RenewingAuthorizer;
+use academy_globus_client::authorizer::{Authorizer, RenewingAuthorizer};
 use academy_globus_client::login::{AuthorizeRequest, Pkce, exchange_code};
 use academy_globus_client::{AuthClient, AuthClientConfig, Secret, TokenData, TokenStore};
 
@@ -61,7 +61,9 @@ impl GlobusAppConfig {
     }
 }
 
-fn hostname() -> String {
+/// This machine's name, for the login's named-grant prefill
+/// (`academy on <host>`, as academy-py sends).
+pub fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
@@ -446,5 +448,58 @@ mod tests {
         assert_eq!(app.scopes_of("rs"), vec!["s1".to_string()]);
         app.forget("rs");
         assert!(app.scopes_of("rs").is_empty());
+    }
+}
+
+/// An [`Authorizer`] that always asks the app for its current authorizer
+/// of one resource server.
+///
+/// A new login replaces the app's authorizers; transports holding this one
+/// pick the new tokens up on their next request, so a long-running program
+/// told to "log in again" recovers without rebuilding its transports.
+#[derive(Debug, Clone)]
+pub struct AppAuthorizer {
+    app: Arc<GlobusApp>,
+    resource_server: String,
+}
+
+impl AppAuthorizer {
+    /// The app's authorizer for `resource_server`, looked up on every use.
+    pub fn new(app: Arc<GlobusApp>, resource_server: impl Into<String>) -> Self {
+        AppAuthorizer {
+            app,
+            resource_server: resource_server.into(),
+        }
+    }
+
+    async fn current(&self) -> academy_globus_client::Result<Arc<RenewingAuthorizer>> {
+        self.app
+            .authorizer(&self.resource_server)
+            .await
+            .map_err(|e| match e {
+                GlobusExchangeError::Globus(g) => g,
+                GlobusExchangeError::Login(reason) => {
+                    academy_globus_client::Error::LoginRequired { reason }
+                }
+                other => academy_globus_client::Error::Config(other.to_string()),
+            })
+    }
+}
+
+#[async_trait::async_trait]
+impl Authorizer for AppAuthorizer {
+    async fn authorization(&self) -> academy_globus_client::Result<Option<http::HeaderValue>> {
+        self.current().await?.authorization().await
+    }
+
+    async fn on_unauthorized(&self, rejected: Option<&http::HeaderValue>) -> bool {
+        match self.current().await {
+            Ok(a) => a.on_unauthorized(rejected).await,
+            Err(_) => false,
+        }
+    }
+
+    fn can_refresh(&self) -> bool {
+        true
     }
 }

@@ -60,7 +60,7 @@ pub mod receive;
 pub mod registration;
 pub mod transport;
 
-pub use app::{GlobusApp, GlobusAppConfig};
+pub use app::{AppAuthorizer, GlobusApp, GlobusAppConfig};
 pub use error::GlobusExchangeError;
 pub use factory::GlobusExchangeFactory;
 pub use http_factory::{HttpAgentRegistration, HttpExchangeFactory, HttpExchangeTransport};

@@ -18,8 +18,12 @@ pub trait LoginFlow: Send + Sync + Debug {
     async fn authorization_code(&self, authorize_url: &Url) -> Result<String, GlobusExchangeError>;
 }
 
-/// academy-py's command-line flow: prints the URL, reads the code from
+/// academy-py's command-line flow: shows the URL, reads the code from
 /// standard input.
+///
+/// The prompt goes to standard error (academy-py prints it on standard
+/// output), so that a program's own output, e.g. `academy --json`, stays
+/// clean.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -34,7 +38,7 @@ pub struct ConsoleLoginFlow;
 impl LoginFlow for ConsoleLoginFlow {
     async fn authorization_code(&self, authorize_url: &Url) -> Result<String, GlobusExchangeError> {
         use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
-        let mut out = tokio::io::stdout();
+        let mut out = tokio::io::stderr();
         let prompt = format!(
             "Please visit the following url to authenticate:\n{authorize_url}\nEnter the auth code: "
         );

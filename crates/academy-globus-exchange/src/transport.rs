@@ -33,7 +33,7 @@ use futures::future::join_all;
 use url::Url;
 use uuid::Uuid;
 
-use crate::app::GlobusApp;
+use crate::app::{AppAuthorizer, GlobusApp};
 use crate::error_map::map_error;
 use crate::mailbox::MailboxClient;
 use crate::receive::ReceivePolicy;
@@ -149,8 +149,11 @@ impl GlobusExchangeTransport {
         let (authorizer, app): (Arc<dyn Authorizer>, _) = match credentials {
             GlobusCredentials::App(app) => {
                 app.add_scope_requirements(&options.exchange_client_id, [options.exchange_scope()]);
-                let a = app.authorizer(&options.exchange_client_id).await?;
-                (a, Some(app))
+                // Logs in now if needed; requests then follow the app's
+                // current authorizer, so a later login repairs this transport.
+                app.authorizer(&options.exchange_client_id).await?;
+                let a = AppAuthorizer::new(app.clone(), options.exchange_client_id.clone());
+                (Arc::new(a), Some(app))
             }
             GlobusCredentials::Authorizer(a) => (a, None),
         };
@@ -202,7 +205,8 @@ impl GlobusExchangeTransport {
             .management
             .get_or_try_init(|| async {
                 app.add_scope_requirements(AUTH_RESOURCE_SERVER, [MANAGE_PROJECTS_SCOPE]);
-                let authorizer = app.authorizer(AUTH_RESOURCE_SERVER).await?;
+                app.authorizer(AUTH_RESOURCE_SERVER).await?;
+                let authorizer = Arc::new(AppAuthorizer::new(app.clone(), AUTH_RESOURCE_SERVER));
                 AuthClient::service(authorizer, self.options.auth.clone())
                     .map_err(|e| map_error(e, None))
             })

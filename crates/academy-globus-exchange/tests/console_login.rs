@@ -15,7 +15,7 @@ use academy_globus_exchange::{
     LoginFlow,
 };
 use common::*;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// Set in the child: the factory JSON (exchange and Auth URLs).
 const CHILD_ENV: &str = "ACADEMY_CONSOLE_LOGIN_FACTORY";
@@ -61,19 +61,19 @@ async fn console_login_prints_url_and_reads_code() {
             )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // The prompt goes to stderr; the program's own output to stdout.
+        let mut prompt = BufReader::new(child.stderr.take().unwrap()).lines();
         let mut seen_prompt = false;
         let url = loop {
-            let line = lines
+            let line = prompt
                 .next_line()
                 .await
                 .unwrap()
                 .expect("child ended before printing the URL");
-            // libtest prints "test <name> ... " before the child's own output.
             if line.ends_with("Please visit the following url to authenticate:") {
                 seen_prompt = true;
             } else if seen_prompt && line.starts_with("http") {
@@ -88,14 +88,26 @@ async fn console_login_prints_url_and_reads_code() {
             .await
             .unwrap();
         drop(stdin);
-        let mut rest = String::new();
-        while let Some(line) = lines.next_line().await.unwrap() {
-            rest.push_str(&line);
-            rest.push('\n');
+        let mut err = String::new();
+        while let Some(line) = prompt.next_line().await.unwrap() {
+            err.push_str(&line);
+            err.push('\n');
         }
-        assert!(child.wait().await.unwrap().success(), "{rest}");
-        assert!(rest.contains("Enter the auth code: "), "{rest}");
-        assert!(rest.contains("logged in as UserId<console>"), "{rest}");
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .await
+            .unwrap();
+        assert!(child.wait().await.unwrap().success(), "{err}\n{out}");
+        assert!(err.contains("Enter the auth code: "), "{err}");
+        assert!(
+            !out.contains("Please visit"),
+            "prompt leaked to stdout: {out}"
+        );
+        assert!(out.contains("logged in as UserId<console>"), "{out}");
         server.shutdown().await;
         emu.shutdown().await.unwrap();
     })

@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use crate::cli::LoginArgs;
 use crate::context::{Context, NAMESPACE};
 use crate::error::{CliError, Result, client};
-use crate::login_flow::{ConsoleLoginFlow, login as pkce_login};
+use crate::login_flow::login as pkce_login;
 use crate::output::Colour;
+use academy_globus_exchange::ConsoleLoginFlow;
 use academy_globus_exchange::LoginFlow;
 
 /// Scopes of a user login: the exchange, OpenID identity, and optionally

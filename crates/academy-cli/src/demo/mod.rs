@@ -43,8 +43,8 @@ use crate::agent;
 use crate::cli::DemoArgs;
 use crate::context::Context;
 use crate::error::{CliError, Result, io};
-use crate::login_flow::ConsoleLoginFlow;
 use crate::output::Colour;
+use academy_globus_exchange::ConsoleLoginFlow;
 use report::{Item, Latency, Report};
 
 /// How long the agent may take to stop after its shutdown request.
