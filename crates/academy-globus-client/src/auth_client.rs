@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::authorizer::{Authorizer, BasicAuthorizer};
+use crate::config::TlsVerification;
 use crate::error::{Error, Result};
 use crate::http::{FormFields, HttpClient, RequestBody};
 use crate::layer::RetryPolicy;
@@ -27,27 +28,32 @@ pub struct AuthClientConfig {
     pub timeout: Option<Duration>,
     /// Allow plain http to non-loopback hosts.
     pub allow_insecure_http: bool,
+    /// Server certificate verification (`GLOBUS_SDK_VERIFY_SSL`).
+    pub tls_verification: TlsVerification,
 }
 
 impl AuthClientConfig {
-    /// From `GLOBUS_SDK_ENVIRONMENT`, `GLOBUS_SDK_SERVICE_URL_AUTH` and
-    /// `GLOBUS_SDK_HTTP_TIMEOUT`.
+    /// From `GLOBUS_SDK_ENVIRONMENT`, `GLOBUS_SDK_SERVICE_URL_AUTH`,
+    /// `GLOBUS_SDK_HTTP_TIMEOUT` and `GLOBUS_SDK_VERIFY_SSL`.
     pub fn from_env() -> Result<Self> {
         Ok(AuthClientConfig {
             base_url: crate::config::auth_base_url()?,
             retry: RetryPolicy::default(),
             timeout: crate::config::http_timeout()?,
             allow_insecure_http: false,
+            tls_verification: TlsVerification::from_env()?,
         })
     }
 
-    /// Defaults for an explicit base URL.
+    /// Defaults for an explicit base URL (no environment is read: webpki
+    /// roots verification).
     pub fn with_base_url(base_url: Url) -> Self {
         AuthClientConfig {
             base_url,
             retry: RetryPolicy::default(),
             timeout: Some(Duration::from_secs(60)),
             allow_insecure_http: false,
+            tls_verification: TlsVerification::WebPki,
         }
     }
 }
@@ -109,6 +115,7 @@ fn http_for(
         .retry(config.retry.clone())
         .timeout(config.timeout)
         .allow_insecure_http(config.allow_insecure_http)
+        .tls_verification(config.tls_verification.clone())
         .auth_api_errors(true);
     if let Some(a) = authorizer {
         b = b.authorizer(a);

@@ -50,6 +50,8 @@ pub const ENV_GLOBUS_CLIENT_ID: &str = "ACADEMY_GLOBUS_CLIENT_ID";
 pub const ENV_GLOBUS_CLIENT_SECRET: &str = "ACADEMY_GLOBUS_CLIENT_SECRET";
 /// `ACADEMY_HOME`
 pub const ENV_ACADEMY_HOME: &str = "ACADEMY_HOME";
+/// `GLOBUS_SDK_VERIFY_SSL`
+pub const ENV_VERIFY_SSL: &str = "GLOBUS_SDK_VERIFY_SSL";
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -192,6 +194,56 @@ pub fn academy_home_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Path
 /// [`academy_home_from`] over the process environment.
 pub fn academy_home() -> Result<PathBuf> {
     academy_home_from(env)
+}
+
+/// How the HTTPS server certificate is verified (`GLOBUS_SDK_VERIFY_SSL`,
+/// `globus-auth-api.md` §1.3).
+///
+/// ```
+/// use academy_globus_client::config::TlsVerification;
+/// let v = TlsVerification::from_env_with(|k| (k == "GLOBUS_SDK_VERIFY_SSL").then(|| "off".into())).unwrap();
+/// assert_eq!(v, TlsVerification::Disabled);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TlsVerification {
+    /// Verify against the Mozilla roots bundled by `webpki-roots` (default).
+    #[default]
+    WebPki,
+    /// Accept any server certificate. **Development only**: anyone on the
+    /// path can read and alter the traffic, bearer tokens included.
+    Disabled,
+    /// Verify against the PEM certificates of this file only.
+    CaBundle(PathBuf),
+}
+
+impl TlsVerification {
+    /// Parses `GLOBUS_SDK_VERIFY_SSL` as globus-sdk does: unset → verify;
+    /// `y/yes/t/true/on/1` → verify, `n/no/f/false/off/0` → don't
+    /// (case-insensitive); otherwise the path of an existing CA bundle
+    /// file; anything else is an [`Error::Config`].
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let Some(raw) = lookup(ENV_VERIFY_SSL) else {
+            return Ok(TlsVerification::WebPki);
+        };
+        match raw.to_ascii_lowercase().as_str() {
+            "y" | "yes" | "t" | "true" | "on" | "1" => return Ok(TlsVerification::WebPki),
+            "n" | "no" | "f" | "false" | "off" | "0" => return Ok(TlsVerification::Disabled),
+            _ => {}
+        }
+        let path = PathBuf::from(&raw);
+        if path.is_file() {
+            Ok(TlsVerification::CaBundle(path))
+        } else {
+            Err(Error::Config(format!(
+                "{ENV_VERIFY_SSL}={raw:?} is neither a boolean nor the path of an existing CA bundle file"
+            )))
+        }
+    }
+
+    /// [`TlsVerification::from_env_with`] over the process environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_env_with(env)
+    }
 }
 
 /// Parses a URL, with a typed error.

@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::authorizer::Authorizer;
+use crate::config::TlsVerification;
 use crate::error::{Error, Result};
 use crate::http::{HttpClient, RequestBody};
 use crate::layer::RetryPolicy;
@@ -55,6 +56,9 @@ pub struct ExchangeClientConfig {
     pub refresh_on_forbidden: bool,
     /// Allow plain http to non-loopback hosts.
     pub allow_insecure_http: bool,
+    /// Server certificate verification (`GLOBUS_SDK_VERIFY_SSL`, which
+    /// globus-sdk applies to the exchange client too).
+    pub tls_verification: TlsVerification,
     /// The `academy_version` header value.
     pub academy_version: String,
 }
@@ -66,12 +70,14 @@ impl std::fmt::Debug for ExchangeClientConfig {
             .field("authorizer", &self.authorizer)
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
+            .field("tls_verification", &self.tls_verification)
             .finish_non_exhaustive()
     }
 }
 
 impl ExchangeClientConfig {
-    /// Defaults for `base_url`.
+    /// Defaults for `base_url` (no environment is read: webpki roots
+    /// verification).
     pub fn new(base_url: Url) -> Self {
         ExchangeClientConfig {
             base_url,
@@ -80,15 +86,18 @@ impl ExchangeClientConfig {
             timeout: None,
             refresh_on_forbidden: true,
             allow_insecure_http: false,
+            tls_verification: TlsVerification::WebPki,
             academy_version: crate::config::ACADEMY_VERSION.into(),
         }
     }
 
-    /// Defaults for the hosted exchange.
+    /// Defaults for the hosted exchange, with `GLOBUS_SDK_VERIFY_SSL`.
     pub fn hosted() -> Result<Self> {
-        Ok(ExchangeClientConfig::new(crate::config::parse_url(
+        let mut config = ExchangeClientConfig::new(crate::config::parse_url(
             crate::config::DEFAULT_EXCHANGE_URL,
-        )?))
+        )?);
+        config.tls_verification = TlsVerification::from_env()?;
+        Ok(config)
     }
 
     /// Sets the authorizer.
@@ -155,6 +164,7 @@ impl AcademyGlobusClient {
             .timeout(config.timeout)
             .refresh_on_forbidden(config.refresh_on_forbidden)
             .allow_insecure_http(config.allow_insecure_http)
+            .tls_verification(config.tls_verification)
             .default_header(HeaderName::from_static("academy_version"), version);
         if let Some(a) = config.authorizer {
             b = b.authorizer(a);

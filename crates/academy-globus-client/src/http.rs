@@ -3,7 +3,8 @@
 //! ```text
 //! base URL → retry (policy, budget) → auth (authorizer, single-flight
 //! refresh, 401/403 → refresh once) → per-attempt timeout → trace →
-//! hyper-util client (pooled, HTTP/1.1 + HTTP/2, rustls/ring, webpki roots)
+//! hyper-util client (pooled, HTTP/1.1 + HTTP/2, rustls/ring, roots per
+//! [`TlsVerification`])
 //! ```
 //!
 //! Request bodies are buffered (`Full<Bytes>`) so a request can be cloned
@@ -27,6 +28,7 @@ use tower::{Service, ServiceBuilder, ServiceExt as _};
 use url::Url;
 
 use crate::authorizer::Authorizer;
+use crate::config::TlsVerification;
 use crate::error::{ApiError, Error, Result};
 use crate::layer::auth::AuthRetryOnce;
 use crate::layer::{
@@ -149,11 +151,14 @@ pub struct HttpClientBuilder {
     transport: Option<HttpService>,
     allow_insecure_http: bool,
     auth_api_errors: bool,
+    tls_verification: TlsVerification,
 }
 
 impl HttpClient {
     /// Starts a builder for `base_url`, with globus-sdk's retry policy,
-    /// no authorizer, a 60 s per-attempt timeout and the SDK's headers.
+    /// no authorizer, a 60 s per-attempt timeout, the SDK's headers and
+    /// webpki-roots verification (the builder reads no environment; the
+    /// configs' `from_env`/`hosted` constructors read `GLOBUS_SDK_VERIFY_SSL`).
     pub fn builder(base_url: Url) -> HttpClientBuilder {
         let mut default_headers = HeaderMap::new();
         default_headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -174,6 +179,7 @@ impl HttpClient {
             transport: None,
             allow_insecure_http: false,
             auth_api_errors: false,
+            tls_verification: TlsVerification::WebPki,
         }
     }
 
@@ -343,6 +349,14 @@ impl HttpClientBuilder {
         self
     }
 
+    /// How the server certificate is verified (default
+    /// [`TlsVerification::WebPki`]). [`TlsVerification::Disabled`] is for
+    /// development only. Ignored when [`HttpClientBuilder::transport`] is set.
+    pub fn tls_verification(mut self, verification: TlsVerification) -> Self {
+        self.tls_verification = verification;
+        self
+    }
+
     /// Replaces the innermost hyper client (tests).
     pub fn transport(mut self, transport: HttpService) -> Self {
         self.transport = Some(transport);
@@ -354,7 +368,10 @@ impl HttpClientBuilder {
         check_scheme(&self.base_url, self.allow_insecure_http)?;
         let transport = match self.transport {
             Some(t) => t,
-            None => HttpService::new(HyperTransport::new(self.connect_timeout)?),
+            None => HttpService::new(HyperTransport::new(
+                self.connect_timeout,
+                &self.tls_verification,
+            )?),
         };
         let stack = ServiceBuilder::new()
             .layer(BaseUrlLayer::new(self.base_url.clone()))
@@ -402,14 +419,13 @@ struct HyperTransport {
 }
 
 impl HyperTransport {
-    fn new(connect_timeout: Duration) -> Result<Self> {
+    fn new(connect_timeout: Duration, verification: &TlsVerification) -> Result<Self> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(connect_timeout));
         http.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
-            .map_err(|e| Error::Config(format!("TLS set-up failed: {e}")))?
+            .with_tls_config(crate::tls::client_config(verification)?)
             .https_or_http()
             .enable_http1()
             .enable_http2()

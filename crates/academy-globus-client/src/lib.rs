@@ -27,10 +27,12 @@ pub mod layer;
 pub mod login;
 pub mod secret;
 pub mod sse;
+pub mod tls;
 pub mod token;
 pub mod token_store;
 
 pub use auth_client::{AuthClient, AuthClientConfig, ClientIdentity};
+pub use config::TlsVerification;
 pub use error::{ApiError, BoxError, Error, Result};
 pub use exchange_client::{AcademyGlobusClient, ExchangeClientConfig, ReconnectPolicy};
 pub use http::{HttpClient, HttpClientBuilder};
