@@ -5,14 +5,17 @@
 //! [`MailboxBackend::take`]) until the receiver acknowledges it by coming
 //! back with the last id it saw ([`MailboxBackend::acknowledge`]). On top of
 //! that, when the server *knows* a message was not written, it goes back to
-//! the head of its queue at once: the wait runs in a task of its own, so a
-//! receiver that goes away (cancelled long poll, closed SSE stream) only
-//! cancels the *wait* and a message already taken for it is put back; after
+//! the head of its queue at once: the wait runs in a task of its own (or,
+//! for backends whose take is cancel-safe, in place), so a receiver that
+//! goes away (cancelled long poll, closed SSE stream) only cancels the
+//! *wait* and a message already taken for it is put back; after
 //! a message has been handed to the response body, a [`Requeue`] guard puts
 //! it back unless the body was polled past it (a body dropped before that
 //! ended with a write error or a closed connection, before the event's final
 //! bytes were written).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,16 +39,30 @@ pub(crate) struct Receiver {
 /// A pending take: resolves to a message or an error. Dropping it cancels
 /// the wait, and a message taken meanwhile goes back to its queue.
 pub(crate) struct PendingTake {
-    rx: oneshot::Receiver<Result<Taken, ServerError>>,
+    kind: TakeKind,
     _cancel: DropGuard,
 }
 
+type TakeFuture = Pin<Box<dyn Future<Output = Result<Taken, ServerError>> + Send>>;
+
+enum TakeKind {
+    /// The wait runs in its own task, which puts back a message taken for a
+    /// receiver that left.
+    Task(oneshot::Receiver<Result<Taken, ServerError>>),
+    /// The backend's take is cancel-safe: polled in place, one wake-up less.
+    Inline(TakeFuture),
+}
+
 impl PendingTake {
-    /// Waits for the outcome.
+    /// Waits for the outcome. Cancel-safe: calling it again after a
+    /// cancelled call resumes the same take.
     pub async fn wait(&mut self) -> Result<Taken, ServerError> {
-        match (&mut self.rx).await {
-            Ok(result) => result,
-            Err(_) => Err(ServerError::Internal("receive task ended".into())),
+        match &mut self.kind {
+            TakeKind::Task(rx) => match rx.await {
+                Ok(result) => result,
+                Err(_) => Err(ServerError::Internal("receive task ended".into())),
+            },
+            TakeKind::Inline(fut) => fut.await,
         }
     }
 }
@@ -60,6 +77,13 @@ impl Receiver {
         let backend = self.backend.clone();
         let id = id.clone();
         let deadline = Instant::now() + timeout;
+        if backend.take_is_cancel_safe() {
+            let fut = async move { backend.take(&id, deadline, &task_cancel).await };
+            return PendingTake {
+                kind: TakeKind::Inline(Box::pin(fut)),
+                _cancel: cancel.drop_guard(),
+            };
+        }
         self.tracker.spawn(async move {
             let result = backend.take(&id, deadline, &task_cancel).await;
             if let Err(Ok(taken)) = tx.send(result) {
@@ -68,7 +92,7 @@ impl Receiver {
             }
         });
         PendingTake {
-            rx,
+            kind: TakeKind::Task(rx),
             _cancel: cancel.drop_guard(),
         }
     }

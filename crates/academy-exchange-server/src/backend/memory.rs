@@ -443,6 +443,11 @@ impl MailboxBackend for MemoryBackend {
         }
     }
 
+    fn take_is_cancel_safe(&self) -> bool {
+        // `take` pops and returns under one lock, with no await in between.
+        true
+    }
+
     async fn requeue_front(&self, id: &EntityId, taken: Taken) {
         let mut state = self.lock();
         match state.mailboxes.get_mut(&key(id)) {

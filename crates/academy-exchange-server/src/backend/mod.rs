@@ -126,6 +126,14 @@ pub trait MailboxBackend: Send + Sync + 'static {
         cancel: &CancellationToken,
     ) -> Result<Taken, ServerError>;
 
+    /// True when dropping a [`MailboxBackend::take`] future can never lose a
+    /// message, i.e. the message is removed and returned within one poll
+    /// (no `.await` between the two). Receivers then poll the take inline
+    /// instead of in a task of its own, saving a task wake-up per message.
+    fn take_is_cancel_safe(&self) -> bool {
+        false
+    }
+
     /// Puts a message known not to have been written back at the head of
     /// its queue and out of the in-flight list. Nothing happens when it is
     /// no longer in flight (acknowledged or re-queued meanwhile, or the
