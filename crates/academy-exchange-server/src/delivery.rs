@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use academy_exchange::EntityId;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
@@ -34,6 +34,25 @@ pub(crate) struct Receiver {
     pub backend: Arc<dyn MailboxBackend>,
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
+    /// How many receives are waiting right now (see
+    /// [`crate::ServerHandle::waiting_receivers`]).
+    pub waiting: Arc<watch::Sender<usize>>,
+}
+
+/// Counts one waiting receive for as long as it lives.
+struct Waiting(Arc<watch::Sender<usize>>);
+
+impl Waiting {
+    fn new(counter: &Arc<watch::Sender<usize>>) -> Self {
+        counter.send_modify(|n| *n += 1);
+        Waiting(counter.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 /// A pending take: resolves to a message or an error. Dropping it cancels
@@ -41,6 +60,7 @@ pub(crate) struct Receiver {
 pub(crate) struct PendingTake {
     kind: TakeKind,
     _cancel: DropGuard,
+    _waiting: Waiting,
 }
 
 type TakeFuture = Pin<Box<dyn Future<Output = Result<Taken, ServerError>> + Send>>;
@@ -82,6 +102,7 @@ impl Receiver {
             return PendingTake {
                 kind: TakeKind::Inline(Box::pin(fut)),
                 _cancel: cancel.drop_guard(),
+                _waiting: Waiting::new(&self.waiting),
             };
         }
         self.tracker.spawn(async move {
@@ -94,6 +115,7 @@ impl Receiver {
         PendingTake {
             kind: TakeKind::Task(rx),
             _cancel: cancel.drop_guard(),
+            _waiting: Waiting::new(&self.waiting),
         }
     }
 

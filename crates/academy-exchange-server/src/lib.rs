@@ -125,4 +125,4 @@ pub use auth::{Authenticator, ClientInfo, NullAuthenticator};
 pub use backend::MailboxBackend;
 pub use config::{AuthConfig, BackendConfig, GlobusAuthKwargs, ServerConfig};
 pub use error::ServerError;
-pub use server::{ServerHandle, serve};
+pub use server::{ServerHandle, WaitingReceivers, serve};

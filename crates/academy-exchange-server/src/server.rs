@@ -11,6 +11,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -53,6 +54,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
     };
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
+    let waiting = Arc::new(watch::channel(0usize).0);
     let backend: Arc<dyn MailboxBackend> = match &config.backend {
         BackendConfig::Memory(_) => Arc::new(MemoryBackend::new(config.message_size_limit())),
         BackendConfig::Redis(redis) => {
@@ -70,6 +72,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
             backend,
             tracker: tracker.clone(),
             shutdown: shutdown.clone(),
+            waiting: waiting.clone(),
         },
         listen_timeout_s: config.listen_timeout_s,
         sse_ping_interval: config.sse_ping_interval,
@@ -112,6 +115,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         scheme,
         shutdown,
         tracker,
+        waiting: waiting.subscribe(),
         task: Some(task),
     })
 }
@@ -162,6 +166,26 @@ async fn accept_loop<L>(
     }
 }
 
+/// A live count of the receives waiting on a server, so that a caller
+/// can act once its receivers have really reached the server instead of
+/// guessing with a sleep. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct WaitingReceivers(watch::Receiver<usize>);
+
+impl WaitingReceivers {
+    /// How many receives are waiting now.
+    pub fn now(&self) -> usize {
+        *self.0.borrow()
+    }
+
+    /// Waits until at least `n` receives are waiting (returns at once if
+    /// the server has stopped: nothing will wait any more).
+    pub async fn at_least(&self, n: usize) {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|count| *count >= n).await;
+    }
+}
+
 /// A running server. Dropping it starts a graceful shutdown without waiting.
 #[derive(Debug)]
 pub struct ServerHandle {
@@ -169,10 +193,17 @@ pub struct ServerHandle {
     scheme: &'static str,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    waiting: watch::Receiver<usize>,
     task: Option<JoinHandle<()>>,
 }
 
 impl ServerHandle {
+    /// The count of receives (long polls and event streams waiting for a
+    /// message) pending on this server right now.
+    pub fn receivers(&self) -> WaitingReceivers {
+        WaitingReceivers(self.waiting.clone())
+    }
+
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr

@@ -23,9 +23,22 @@ fn mb(id: &EntityId) -> Value {
 struct Ctx {
     http: HttpClient,
     base: String,
+    receivers: academy_exchange_server::WaitingReceivers,
 }
 
 impl Ctx {
+    fn new(server: &ServerHandle) -> Self {
+        Ctx::with_base(server, server.base_url())
+    }
+
+    fn with_base(server: &ServerHandle, base: String) -> Self {
+        Ctx {
+            http: client(),
+            base,
+            receivers: server.receivers(),
+        }
+    }
+
     async fn call(&self, method: &str, path: &str, body: &Value) -> Answer {
         call(&self.http, method, &format!("{}{path}", self.base), body).await
     }
@@ -80,10 +93,7 @@ impl Ctx {
 
 async fn memory() -> (ServerHandle, Ctx) {
     let s = common::memory_server().await;
-    let ctx = Ctx {
-        http: client(),
-        base: s.base_url(),
-    };
+    let ctx = Ctx::new(&s);
     (s, ctx)
 }
 
@@ -99,10 +109,7 @@ fn redis_config(redis: &RedisServer, extra: &str) -> ServerConfig {
 async fn redis() -> (RedisServer, ServerHandle, Ctx) {
     let r = RedisServer::start().await;
     let s = serve(redis_config(&r, "")).await.unwrap();
-    let ctx = Ctx {
-        http: client(),
-        base: s.base_url(),
-    };
+    let ctx = Ctx::new(&s);
     (r, s, ctx)
 }
 
@@ -422,7 +429,7 @@ async fn abandoned_receivers_lose_nothing(ctx: &Ctx) {
             .unwrap();
         if path == "/message" {
             let pending = tokio::spawn(async move { http.request(req).await.map(|_| ()) });
-            tokio::time::sleep(Duration::from_millis(200)).await; // let the poll start waiting
+            ctx.receivers.at_least(1).await;
             pending.abort();
             let _ = pending.await;
         } else {
@@ -610,10 +617,7 @@ async fn size_limits_memory() {
             .unwrap()
             .with_bind("127.0.0.1:0".parse().unwrap());
         let s = serve(config).await.unwrap();
-        let ctx = Ctx {
-            http: client(),
-            base: s.base_url(),
-        };
+        let ctx = Ctx::new(&s);
         size_limits(&ctx, 1024).await;
         // The default limit is 512 KiB.
         let (s2, ctx2) = memory().await;
@@ -632,10 +636,7 @@ async fn size_limits_redis() {
         let s = serve(redis_config(&r, "message_size_limit_kb = 1"))
             .await
             .unwrap();
-        let ctx = Ctx {
-            http: client(),
-            base: s.base_url(),
-        };
+        let ctx = Ctx::new(&s);
         size_limits(&ctx, 1024).await;
         s.shutdown().await;
     })
@@ -647,10 +648,7 @@ async fn size_limits_redis() {
 async fn unknown_src_is_permitted_like_python() {
     tokio::time::timeout(LIMIT, async {
         let (s, ctx) = memory().await;
-        let other = Ctx {
-            http: client(),
-            base: s.base_url(),
-        };
+        let other = Ctx::new(&s);
         forged_src_refused(&ctx, &other).await;
         s.shutdown().await;
     })
@@ -665,17 +663,11 @@ async fn path_prefix_serves_v1() {
             .with_bind("127.0.0.1:0".parse().unwrap())
             .with_path_prefix("/v1");
         let s = serve(config).await.unwrap();
-        let ctx = Ctx {
-            http: client(),
-            base: format!("{}/v1", s.base_url()),
-        };
+        let ctx = Ctx::with_base(&s, format!("{}/v1", s.base_url()));
         let user: EntityId = UserId::new(None).into();
         ctx.create(&user, None).await;
         assert_eq!(ctx.status(&user).await, "ACTIVE");
-        let root = Ctx {
-            http: client(),
-            base: s.base_url(),
-        };
+        let root = Ctx::new(&s);
         assert_eq!(root.status(&user).await, "ACTIVE");
         s.shutdown().await;
     })
@@ -704,7 +696,8 @@ async fn shutdown_ends_long_polls_and_streams() {
         let stream = http.request(req("/mailbox/listen")).await.unwrap();
         assert_eq!(stream.status(), 200);
         let poll = tokio::spawn(http.request(req("/message")));
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Both the stream and the long poll are waiting on the server.
+        s.receivers().at_least(2).await;
         let started = std::time::Instant::now();
         s.shutdown().await;
         assert!(started.elapsed() < Duration::from_secs(15));
@@ -724,14 +717,8 @@ async fn redis_shutdown_cancels_waiters_without_taking_messages() {
         let r = RedisServer::start().await;
         let a = serve(redis_config(&r, "")).await.unwrap();
         let b = serve(redis_config(&r, "")).await.unwrap();
-        let ctx_a = Ctx {
-            http: client(),
-            base: a.base_url(),
-        };
-        let ctx_b = Ctx {
-            http: client(),
-            base: b.base_url(),
-        };
+        let ctx_a = Ctx::new(&a);
+        let ctx_b = Ctx::new(&b);
         let user: EntityId = UserId::new(None).into();
         ctx_a.create(&user, None).await;
         let poll = {
@@ -741,7 +728,7 @@ async fn redis_shutdown_cancels_waiters_without_taking_messages() {
             body["timeout"] = json!(30);
             tokio::spawn(async move { call(&http, "GET", &url, &body).await })
         };
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        a.receivers().at_least(1).await;
         a.shutdown().await;
         assert_eq!(poll.await.unwrap().status, 408);
         let m = Message::request(user.clone(), user.clone(), MsgBody::PingRequest, None);

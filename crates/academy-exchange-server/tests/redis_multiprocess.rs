@@ -135,6 +135,10 @@ async fn rust_and_python_servers_share_one_redis() {
             body["timeout"] = json!(20);
             tokio::spawn(async move { call(&http, "GET", &url, &body).await })
         };
+        // Server A is another process: no in-process event says its receive
+        // is waiting. The pause only makes the wake-up path likely; were the
+        // put to land first, the receive would still get it (no false
+        // failure), the check would merely be weaker.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let req = Message::request(user.clone(), agent.clone(), MsgBody::PingRequest, None);
         let sent = Instant::now();
