@@ -139,7 +139,8 @@ async fn body_timeout(State(limit): State<Duration>, request: Request, next: Nex
     let (parts, body) = request.into_parts();
     let body = Body::new(TimedBody {
         inner: body,
-        deadline: Box::pin(tokio::time::sleep(limit)),
+        deadline: tokio::time::Instant::now() + limit,
+        timer: None,
         expired: expired.clone(),
     });
     let response = next.run(Request::from_parts(parts, body)).await;
@@ -153,7 +154,10 @@ async fn body_timeout(State(limit): State<Duration>, request: Request, next: Nex
 /// A request body that fails once its deadline passes.
 struct TimedBody {
     inner: Body,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    deadline: tokio::time::Instant,
+    /// Armed only when the body is not ready at once: most bodies arrive
+    /// with their headers, and need no timer on the hot path.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
     expired: Arc<AtomicBool>,
 }
 
@@ -169,7 +173,11 @@ impl hyper::body::Body for TimedBody {
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             return Poll::Ready(frame);
         }
-        if this.deadline.as_mut().poll(cx).is_ready() {
+        let deadline = this.deadline;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.as_mut().poll(cx).is_ready() {
             this.expired.store(true, Ordering::Release);
             return Poll::Ready(Some(Err(axum::Error::new("request body read timed out"))));
         }
