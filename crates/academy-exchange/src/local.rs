@@ -389,23 +389,7 @@ impl LocalAgentRegistration {
     }
 }
 
-impl AgentRegistration for LocalAgentRegistration {
-    fn exchange_type(&self) -> &str {
-        LOCAL_EXCHANGE_TYPE
-    }
-    fn agent_id(&self) -> &AgentId {
-        &self.agent_id
-    }
-    fn to_json(&self) -> Result<String, ExchangeError> {
-        serde_json::to_string(self).map_err(|e| ExchangeError::Serialization(e.to_string()))
-    }
-    fn clone_box(&self) -> Box<dyn AgentRegistration> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
+crate::impl_agent_registration!(LocalAgentRegistration, LOCAL_EXCHANGE_TYPE);
 
 /// Factory of a [`LocalExchange`]. Clones share the exchange.
 ///

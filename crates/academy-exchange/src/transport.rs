@@ -182,6 +182,64 @@ pub fn downcast_registration<T: AgentRegistration>(
     })
 }
 
+/// Implements [`AgentRegistration`] for a serde registration type that has an
+/// `agent_id: AgentId` field: its JSON is the serde form, it clones itself,
+/// and its exchange type is the given constant.
+///
+/// ```
+/// use academy_exchange::{AgentId, AgentRegistration, impl_agent_registration};
+/// #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// struct MyRegistration { agent_id: AgentId, exchange_type: String }
+/// impl_agent_registration!(MyRegistration, "mine");
+/// let r = MyRegistration { agent_id: AgentId::new(None), exchange_type: "mine".into() };
+/// assert_eq!(r.exchange_type(), "mine");
+/// ```
+#[macro_export]
+macro_rules! impl_agent_registration {
+    ($ty:ty, $exchange_type:expr) => {
+        impl $crate::AgentRegistration for $ty {
+            fn exchange_type(&self) -> &str {
+                $exchange_type
+            }
+            fn agent_id(&self) -> &$crate::AgentId {
+                &self.agent_id
+            }
+            fn to_json(&self) -> ::std::result::Result<String, $crate::ExchangeError> {
+                ::serde_json::to_string(self)
+                    .map_err(|e| $crate::ExchangeError::Serialization(e.to_string()))
+            }
+            fn clone_box(&self) -> ::std::boxed::Box<dyn $crate::AgentRegistration> {
+                ::std::boxed::Box::new(::std::clone::Clone::clone(self))
+            }
+            fn as_any(&self) -> &dyn ::std::any::Any {
+                self
+            }
+        }
+    };
+}
+
+/// Reads a registration's JSON and checks that its `exchange_type` is
+/// `expected`, so a registration shipped for another exchange is refused
+/// with a clear error.
+pub fn registration_from_json<T>(
+    json: &str,
+    expected: &str,
+    exchange_type: impl Fn(&T) -> &str,
+) -> Result<T, ExchangeError>
+where
+    T: serde::de::DeserializeOwned,
+{
+    let reg: T = serde_json::from_str(json)
+        .map_err(|e| ExchangeError::Serialization(format!("{expected} registration JSON: {e}")))?;
+    let found = exchange_type(&reg);
+    if found != expected {
+        return Err(ExchangeError::InvalidMessage(format!(
+            "expected exchange_type {expected:?}, found {found:?}"
+        )));
+    }
+    Ok(reg)
+}
+
 /// A connection to an exchange bound to one mailbox (`globus-exchange-client.md` §2).
 ///
 /// Only one receiver per mailbox is supported. Implementations must be

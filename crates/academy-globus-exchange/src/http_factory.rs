@@ -268,35 +268,13 @@ impl HttpAgentRegistration {
 
     /// Reads the JSON form; rejects another `exchange_type`.
     pub fn from_json(json: &str) -> Result<Self, ExchangeError> {
-        let reg: Self = serde_json::from_str(json)
-            .map_err(|e| ExchangeError::Serialization(format!("HTTP registration JSON: {e}")))?;
-        if reg.exchange_type != HTTP_EXCHANGE_TYPE {
-            return Err(ExchangeError::InvalidMessage(format!(
-                "expected exchange_type \"http\", found {:?}",
-                reg.exchange_type
-            )));
-        }
-        Ok(reg)
+        academy_exchange::transport::registration_from_json(json, HTTP_EXCHANGE_TYPE, |r: &Self| {
+            &r.exchange_type
+        })
     }
 }
 
-impl AgentRegistration for HttpAgentRegistration {
-    fn exchange_type(&self) -> &str {
-        HTTP_EXCHANGE_TYPE
-    }
-    fn agent_id(&self) -> &AgentId {
-        &self.agent_id
-    }
-    fn to_json(&self) -> Result<String, ExchangeError> {
-        serde_json::to_string(self).map_err(|e| ExchangeError::Serialization(e.to_string()))
-    }
-    fn clone_box(&self) -> Box<dyn AgentRegistration> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
+academy_exchange::impl_agent_registration!(HttpAgentRegistration, HTTP_EXCHANGE_TYPE);
 
 /// A transport to an exchange over plain HTTP with static headers.
 #[derive(Debug)]

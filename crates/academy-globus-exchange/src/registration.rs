@@ -2,7 +2,7 @@
 //! launcher ships to an agent's process. Its JSON has the field names of
 //! academy-py's pydantic model, so either side can read the other's.
 
-use academy_exchange::{AgentId, AgentRegistration, ExchangeError};
+use academy_exchange::{AgentId, ExchangeError};
 use academy_globus_client::Secret;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
@@ -84,39 +84,20 @@ impl GlobusAgentRegistration {
     /// Reads the JSON form (academy-py's `model_dump_json()` too); rejects
     /// another `exchange_type`.
     pub fn from_json(json: &str) -> Result<Self, ExchangeError> {
-        let reg: Self = serde_json::from_str(json)
-            .map_err(|e| ExchangeError::Serialization(format!("Globus registration JSON: {e}")))?;
-        if reg.exchange_type != GLOBUS_EXCHANGE_TYPE {
-            return Err(ExchangeError::InvalidMessage(format!(
-                "expected exchange_type \"globus\", found {:?}",
-                reg.exchange_type
-            )));
-        }
-        Ok(reg)
+        academy_exchange::transport::registration_from_json(
+            json,
+            GLOBUS_EXCHANGE_TYPE,
+            |r: &Self| &r.exchange_type,
+        )
     }
 }
 
-impl AgentRegistration for GlobusAgentRegistration {
-    fn exchange_type(&self) -> &str {
-        GLOBUS_EXCHANGE_TYPE
-    }
-    fn agent_id(&self) -> &AgentId {
-        &self.agent_id
-    }
-    fn to_json(&self) -> Result<String, ExchangeError> {
-        serde_json::to_string(self).map_err(|e| ExchangeError::Serialization(e.to_string()))
-    }
-    fn clone_box(&self) -> Box<dyn AgentRegistration> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
+academy_exchange::impl_agent_registration!(GlobusAgentRegistration, GLOBUS_EXCHANGE_TYPE);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use academy_exchange::AgentRegistration;
 
     #[test]
     fn json_matches_academy_py_and_debug_redacts() {
