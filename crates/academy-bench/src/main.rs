@@ -28,6 +28,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::error::BenchError;
+use crate::payload::Payload;
 use crate::run::Scenario;
 use crate::scenario::{Env, Plan};
 use crate::server_process::{Backend, Implementation};
@@ -54,12 +55,18 @@ struct Cli {
     /// Clients of the matrix (repeatable; default both).
     #[arg(long = "client", value_enum)]
     clients: Vec<ImplArg>,
-    /// Worker threads of our client's runtime (this process); default:
-    /// tokio's multi-thread default (one per CPU). 1 is a current-thread
-    /// runtime, one event loop like the academy-py driver's asyncio loop
-    /// (measured slower here: the user and agent ends then share a thread).
-    #[arg(long)]
-    client_threads: Option<usize>,
+    /// Worker threads of our client's runtime (this process). Default 1:
+    /// a current-thread runtime, one event loop for every mailbox of the
+    /// process, as the academy-py driver's one asyncio loop. N > 1 is
+    /// tokio's multi-thread scheduler with N workers (measured slower for
+    /// one-at-a-time round trips on this 2-vCPU VM: every hand-off between
+    /// workers wakes an idle vCPU).
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+    /// Round-trip payloads (repeatable: ping, 100B, 10KiB, 500KiB; default
+    /// all four).
+    #[arg(long = "payload", value_parser = parse_payload)]
+    payloads: Vec<Payload>,
     /// Output directory.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
@@ -78,6 +85,13 @@ enum BackendArg {
 enum ImplArg {
     Rust,
     Python,
+}
+
+fn parse_payload(text: &str) -> Result<Payload, String> {
+    Payload::ROUND_TRIP
+        .into_iter()
+        .find(|p| p.label().eq_ignore_ascii_case(text))
+        .ok_or_else(|| format!("unknown payload {text:?} (ping, 100B, 10KiB, 500KiB)"))
 }
 
 fn impls(args: &[ImplArg]) -> Vec<Implementation> {
@@ -131,15 +145,19 @@ fn bench(cli: &Cli) -> Result<(), BenchError> {
         .ok_or_else(|| {
             BenchError::Python("set ACADEMY_PY_PYTHON (cargo xtask bench does)".into())
         })?;
+    let mut plan = if cli.quick {
+        Plan::quick()
+    } else {
+        Plan::full()
+    };
+    if !cli.payloads.is_empty() {
+        plan.rtt_payloads = cli.payloads.clone();
+    }
     let env = Env {
         python,
         servers: impls(&cli.servers),
         clients: impls(&cli.clients),
-        plan: if cli.quick {
-            Plan::quick()
-        } else {
-            Plan::full()
-        },
+        plan,
     };
     let scenarios = if cli.scenarios.is_empty() {
         vec![
@@ -163,7 +181,16 @@ fn bench(cli: &Cli) -> Result<(), BenchError> {
             })
             .collect()
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| BenchError::io("tokio runtime", e))?;
+    let runtime = match cli.client_threads {
+        0 | 1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    }
+    .map_err(|e| BenchError::io("tokio runtime", e))?;
     let started = std::time::Instant::now();
     let cpu_before = proc_stats::machine_cpu();
     let mut results = runtime.block_on(run::run(&env, &scenarios, &backends));

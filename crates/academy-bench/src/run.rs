@@ -254,7 +254,7 @@ async fn round_trips(
         }
     };
     for block_no in 0..env.plan.rtt_blocks.max(1) {
-        for (p, payload) in Payload::ROUND_TRIP.into_iter().enumerate() {
+        for (p, &payload) in env.plan.rtt_payloads.iter().enumerate() {
             let block = round_trip::block(env, payload);
             for (c, (server, target, config)) in cells.iter().enumerate() {
                 for (path_no, path) in PATHS.iter().enumerate().take(paths(config)) {
@@ -288,7 +288,7 @@ async fn round_trips(
     for ((c, path_no, p), pool) in pools {
         let path = PATHS[path_no];
         let config = cells[c].2;
-        let payload = Payload::ROUND_TRIP[p];
+        let payload = env.plan.rtt_payloads[p];
         if let Some(e) = pool.failed {
             failures.push(format!(
                 "round trip {} {} {path}: {e}",

@@ -221,6 +221,8 @@ pub fn serve_exchange(config: &Path) -> Result<(), BenchError> {
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
         .with_writer(std::io::stderr)
         .init();
+    // The runtime of the `academy-exchange-server` binary: tokio's
+    // multi-thread default.
     let runtime = tokio::runtime::Runtime::new().map_err(|e| BenchError::io("tokio runtime", e))?;
     runtime.block_on(async {
         let server = academy_exchange_server::serve(config).await?;

@@ -44,6 +44,13 @@ impl Role {
 /// assert_eq!(a, b);
 /// ```
 pub fn parse_uuid(text: &str) -> Result<Uuid, ExchangeError> {
+    // Every id on the wire is in the canonical hyphenated form: parse it
+    // without the general path's allocation.
+    if text.len() == 36
+        && let Ok(uid) = Uuid::try_parse(text)
+    {
+        return Ok(uid);
+    }
     // Python strips "urn:", "uuid:", braces and hyphens, then wants 32 hex digits.
     let mut s = text.trim();
     if let Some(rest) = s.strip_prefix("urn:") {
@@ -398,6 +405,29 @@ impl<'de> Deserialize<'de> for RawId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuid_forms_python_accepts() {
+        let canonical = parse_uuid("9d3e5f70-1a2b-4c3d-8e9f-0a1b2c3d4e5f").unwrap();
+        for text in [
+            "9D3E5F70-1A2B-4C3D-8E9F-0A1B2C3D4E5F",
+            "9d3e5f701a2b4c3d8e9f0a1b2c3d4e5f",
+            // 36 characters with the hyphens elsewhere: not the canonical
+            // form, still accepted by Python (it drops every hyphen).
+            "9d3e5f701-a2b-4c3d-8e9f-0a1b2c3d4e5f",
+            "{9d3e5f70-1a2b-4c3d-8e9f-0a1b2c3d4e5f}",
+            " urn:uuid:9d3e5f70-1a2b-4c3d-8e9f-0a1b2c3d4e5f ",
+        ] {
+            assert_eq!(parse_uuid(text).unwrap(), canonical, "{text}");
+        }
+        for bad in [
+            "9d3e5f70-1a2b-4c3d-8e9f-0a1b2c3d4e5g",
+            "9d3e5f70-1a2b-4c3d-8e9f-0a1b2c3d4e5",
+            "",
+        ] {
+            assert!(parse_uuid(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn agent_round_trip_is_wire_exact() {

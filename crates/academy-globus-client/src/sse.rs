@@ -76,23 +76,31 @@ impl SseDecoder {
     /// Feeds bytes; returns the events completed by them.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Event>> {
         let mut events = Vec::new();
-        for &b in bytes {
-            if b != b'\n' {
-                if self.line.len() >= MAX_LINE_BYTES {
-                    return Err(Error::InvalidResponse(format!(
-                        "{BROKEN_STREAM} line longer than {MAX_LINE_BYTES} bytes"
-                    )));
-                }
-                self.line.push(b);
-                continue;
-            }
-            let mut line = std::mem::take(&mut self.line);
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            if let Some(event) = self.line_done(&line)? {
+        let mut rest = bytes;
+        // Whole lines are handled straight from `bytes`; only a line split
+        // across chunks is copied (a 500 KiB event is one line).
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            let head = &rest[..i];
+            rest = &rest[i + 1..];
+            let event = if self.line.is_empty() {
+                check_line_len(head.len())?;
+                self.line_done(strip_cr(head))?
+            } else {
+                check_line_len(self.line.len() + head.len())?;
+                self.line.extend_from_slice(head);
+                let mut line = std::mem::take(&mut self.line);
+                let event = self.line_done(strip_cr(&line));
+                line.clear();
+                self.line = line;
+                event?
+            };
+            if let Some(event) = event {
                 events.push(event);
             }
+        }
+        if !rest.is_empty() {
+            check_line_len(self.line.len() + rest.len())?;
+            self.line.extend_from_slice(rest);
         }
         Ok(events)
     }
@@ -102,8 +110,13 @@ impl SseDecoder {
             if self.data.is_empty() {
                 return Ok(None);
             }
+            let data = if self.data.len() == 1 {
+                self.data.pop().unwrap_or_default()
+            } else {
+                std::mem::take(&mut self.data).join("\n")
+            };
             return Ok(Some(Event {
-                data: std::mem::take(&mut self.data).join("\n"),
+                data,
                 id: self.id.clone(),
                 retry_ms: self.retry_ms,
             }));
@@ -125,6 +138,19 @@ impl SseDecoder {
         }
         Ok(None)
     }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn check_line_len(len: usize) -> Result<()> {
+    if len > MAX_LINE_BYTES {
+        return Err(Error::InvalidResponse(format!(
+            "{BROKEN_STREAM} line longer than {MAX_LINE_BYTES} bytes"
+        )));
+    }
+    Ok(())
 }
 
 /// A boxed stream of messages.
@@ -259,5 +285,28 @@ mod tests {
         let mut d = SseDecoder::default();
         let big = vec![b'x'; MAX_LINE_BYTES + 1];
         assert!(d.push(&big).is_err());
+        // Also when the line arrives in pieces, and when it is terminated.
+        let mut d = SseDecoder::default();
+        assert!(d.push(&big[..MAX_LINE_BYTES]).unwrap().is_empty());
+        assert!(d.push(b"yz\n").is_err());
+        let mut d = SseDecoder::default();
+        let mut line = big.clone();
+        line.push(b'\n');
+        assert!(d.push(&line).is_err());
+    }
+
+    #[test]
+    fn every_split_point_decodes_the_same() {
+        let stream: &[u8] =
+            b": ping\r\n\r\nid: 3\r\ndata: {\"a\": 1}\r\n\r\ndata: x\ndata: y\n\nid: 4\ndata: z\n\n";
+        let whole = SseDecoder::default().push(stream).unwrap();
+        assert_eq!(whole.len(), 3);
+        assert_eq!(whole[1].data, "x\ny");
+        for cut in 0..stream.len() {
+            let mut d = SseDecoder::default();
+            let mut events = d.push(&stream[..cut]).unwrap();
+            events.extend(d.push(&stream[cut..]).unwrap());
+            assert_eq!(events, whole, "split at {cut}");
+        }
     }
 }

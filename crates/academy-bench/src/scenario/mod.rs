@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use academy_globus_client::Secret;
 
+use crate::payload::Payload;
 use crate::server_process::Implementation;
 
 /// Counts and caps of one run.
@@ -46,6 +47,8 @@ pub struct Plan {
     pub fan_in_messages: usize,
     /// Cap of the fan-in's messages.
     pub fan_in_cap: Duration,
+    /// Round-trip payloads measured (default all of [`Payload::ROUND_TRIP`]).
+    pub rtt_payloads: Vec<Payload>,
 }
 
 impl Plan {
@@ -65,6 +68,7 @@ impl Plan {
             fan_in_listeners: 10_000,
             fan_in_messages: 20_000,
             fan_in_cap: Duration::from_secs(60),
+            rtt_payloads: Payload::ROUND_TRIP.to_vec(),
         }
     }
 
@@ -84,6 +88,7 @@ impl Plan {
             fan_in_listeners: 300,
             fan_in_messages: 1000,
             fan_in_cap: Duration::from_secs(10),
+            rtt_payloads: Payload::ROUND_TRIP.to_vec(),
         }
     }
 }
