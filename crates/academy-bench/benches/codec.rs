@@ -73,13 +73,6 @@ fn codec(c: &mut Criterion) {
                 |b, t| b.iter(|| black_box(escape_prototype(t))),
             );
         }
-        // The same split done a line at a time (what a fix of
-        // SseDecoder::push's byte loop would cost), for comparison.
-        group.bench_with_input(
-            BenchmarkId::new("sse split (line-at-a-time prototype)", name),
-            &event,
-            |b, e| b.iter(|| black_box(split_lines_prototype(e))),
-        );
     }
     group.finish();
 }
@@ -124,27 +117,6 @@ async fn stub_server() -> std::net::SocketAddr {
         }
     });
     addr
-}
-
-/// Line splitting that copies whole runs up to each `\n` instead of one
-/// byte at a time (prototype for `academy_globus_client::sse::SseDecoder::push`).
-fn split_lines_prototype(bytes: &[u8]) -> Vec<String> {
-    let mut line: Vec<u8> = Vec::new();
-    let mut data = Vec::new();
-    let mut rest = bytes;
-    while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-        line.extend_from_slice(&rest[..i]);
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        if let Some(v) = line.strip_prefix(b"data: ") {
-            data.push(String::from_utf8_lossy(v).into_owned());
-        }
-        line.clear();
-        rest = &rest[i + 1..];
-    }
-    line.extend_from_slice(rest);
-    data
 }
 
 /// Python `json.dumps` string escaping that copies runs of unescaped

@@ -2,7 +2,9 @@
 //! side, in the same run, on this machine, over loopback.
 //!
 //! ```text
-//! academy-bench [--quick] [--scenario NAME]… [--backend memory|redis] [--out target/bench]
+//! academy-bench [--quick] [--scenario NAME]… [--backend memory|redis]… [--server rust|python]…
+//!               [--client rust|python]… [--payload ping|100B|10KiB|500KiB]… [--client-threads N]
+//!               [--out target/bench]
 //! ```
 //!
 //! Prints markdown tables with ratios against the academy-py server +
