@@ -192,9 +192,109 @@ pub struct RedisBackendConfig {
     /// Status, owner, agent and heartbeat TTL in days.
     #[serde(default = "default_gravestone_d")]
     pub gravestone_expiration_d: f64,
-    /// Extra connection options: `password`, `username`, `db` are honoured.
+    /// Extra connection options, redis-py's keyword arguments: see
+    /// [`RedisKwargs`] for what is honoured (read with
+    /// [`RedisBackendConfig::redis_kwargs`], checked when the file is read).
     #[serde(default)]
     pub kwargs: toml::Table,
+}
+
+/// The `[backend.kwargs]` of the Redis backend, read as redis-py's
+/// `redis.asyncio.Redis(**kwargs)` would take them.
+///
+/// Honoured: `username`, `password`, `db`, `socket_timeout` and
+/// `socket_connect_timeout` (seconds; they replace our short defaults,
+/// [`crate::backend::redis::REDIS_RESPONSE_TIMEOUT`] and
+/// [`crate::backend::redis::REDIS_CONNECT_TIMEOUT`]). `decode_responses`,
+/// and redis-py options that tune its own connection pool or encoding
+/// ([`IGNORED_REDIS_KWARGS`]) are accepted and ignored, with a warning at
+/// start-up, so that a file written for academy-py's server keeps working.
+/// `ssl = true` is refused: this build has no TLS to Redis (use a TLS
+/// tunnel on loopback). Any other key is an error, as an unknown keyword
+/// argument is a `TypeError` in Python.
+///
+/// ```
+/// use academy_exchange_server::{BackendConfig, ServerConfig};
+/// let c = ServerConfig::from_toml_str(
+///     "[backend]\nkind = 'redis'\n[backend.kwargs]\npassword = 'p@ss/w:rd'\ndb = 2",
+/// ).unwrap();
+/// let BackendConfig::Redis(r) = c.backend else { unreachable!() };
+/// let kwargs = r.redis_kwargs().unwrap();
+/// assert_eq!(kwargs.db, 2);
+/// // Reserved characters are percent-encoded in the connection URL.
+/// assert_eq!(r.url(), "redis://:p%40ss%2Fw%3Ard@localhost:6379/2");
+/// ```
+#[derive(Clone, Default, PartialEq)]
+pub struct RedisKwargs {
+    /// ACL user name.
+    pub username: Option<String>,
+    /// Password (of `username`, or of the default user).
+    pub password: Option<String>,
+    /// Database number.
+    pub db: u32,
+    /// Time allowed for one command's answer.
+    pub socket_timeout: Option<Duration>,
+    /// Time allowed to connect.
+    pub socket_connect_timeout: Option<Duration>,
+    /// Keys accepted but without effect here.
+    pub ignored: Vec<String>,
+}
+
+impl std::fmt::Debug for RedisKwargs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisKwargs")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("db", &self.db)
+            .field("socket_timeout", &self.socket_timeout)
+            .field("socket_connect_timeout", &self.socket_connect_timeout)
+            .field("ignored", &self.ignored)
+            .finish()
+    }
+}
+
+/// redis-py keyword arguments accepted without effect: they tune redis-py's
+/// own pool, retries or decoding, which have no counterpart here (responses
+/// are always raw bytes, `exchange-http-api.md` §4).
+pub const IGNORED_REDIS_KWARGS: &[&str] = &[
+    "decode_responses",
+    "encoding",
+    "encoding_errors",
+    "retry_on_timeout",
+    "retry_on_error",
+    "retry",
+    "health_check_interval",
+    "client_name",
+    "max_connections",
+    "single_connection_client",
+    "socket_keepalive",
+    "socket_keepalive_options",
+    "lib_name",
+    "lib_version",
+    "protocol",
+];
+
+fn kwarg_error(key: &str, why: &str) -> ServerError {
+    ServerError::Config(format!("[backend.kwargs] {key}: {why}"))
+}
+
+fn kwarg_seconds(key: &str, value: &toml::Value) -> Result<Option<Duration>, ServerError> {
+    let secs = match value {
+        toml::Value::Integer(i) => *i as f64,
+        toml::Value::Float(f) => *f,
+        _ => return Err(kwarg_error(key, "must be a number of seconds")),
+    };
+    if !positive(secs) || secs > 86_400.0 {
+        return Err(kwarg_error(key, "must be > 0 and at most 86400 seconds"));
+    }
+    Ok(Some(Duration::from_secs_f64(secs)))
+}
+
+fn kwarg_string(key: &str, value: &toml::Value) -> Result<Option<String>, ServerError> {
+    value
+        .as_str()
+        .map(|s| Some(s.to_string()))
+        .ok_or_else(|| kwarg_error(key, "must be a string"))
 }
 
 impl std::fmt::Debug for RedisBackendConfig {
@@ -226,21 +326,67 @@ impl Default for RedisBackendConfig {
 }
 
 impl RedisBackendConfig {
-    /// The `redis://` URL built from host, port and `kwargs`.
+    /// The `kwargs` read and checked.
+    pub fn redis_kwargs(&self) -> Result<RedisKwargs, ServerError> {
+        let mut out = RedisKwargs::default();
+        for (key, value) in &self.kwargs {
+            match key.as_str() {
+                "username" => out.username = kwarg_string(key, value)?,
+                "password" => out.password = kwarg_string(key, value)?,
+                "db" => {
+                    out.db = value
+                        .as_integer()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or_else(|| kwarg_error(key, "must be a non-negative integer"))?;
+                }
+                "socket_timeout" => out.socket_timeout = kwarg_seconds(key, value)?,
+                "socket_connect_timeout" => {
+                    out.socket_connect_timeout = kwarg_seconds(key, value)?;
+                }
+                "ssl" => {
+                    if value.as_bool() != Some(false) {
+                        return Err(kwarg_error(
+                            key,
+                            "TLS connections to Redis are not supported by this server \
+                             (reach a TLS Redis through a local TLS tunnel)",
+                        ));
+                    }
+                }
+                k if k.starts_with("ssl_") || IGNORED_REDIS_KWARGS.contains(&k) => {
+                    out.ignored.push(key.clone());
+                }
+                _ => {
+                    return Err(kwarg_error(
+                        key,
+                        "unknown option (honoured: username, password, db, socket_timeout, \
+                         socket_connect_timeout)",
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `redis://` URL built from host, port and `kwargs` (user name and
+    /// password percent-encoded, an IPv6 address in brackets). Options that
+    /// do not parse are left out here; [`Self::redis_kwargs`] reports them,
+    /// and a configuration read from a file has been checked already.
     pub fn url(&self) -> String {
-        let user = self.kwargs.get("username").and_then(|v| v.as_str());
-        let password = self.kwargs.get("password").and_then(|v| v.as_str());
-        let db = self
-            .kwargs
-            .get("db")
-            .and_then(|v| v.as_integer())
-            .unwrap_or(0);
-        let auth = match (user, password) {
-            (Some(u), Some(p)) => format!("{u}:{p}@"),
-            (None, Some(p)) => format!(":{p}@"),
-            _ => String::new(),
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        let kwargs = self.redis_kwargs().unwrap_or_default();
+        let encode = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let auth = match (&kwargs.username, &kwargs.password) {
+            (Some(u), Some(p)) => format!("{}:{}@", encode(u), encode(p)),
+            (Some(u), None) => format!("{}@", encode(u)),
+            (None, Some(p)) => format!(":{}@", encode(p)),
+            (None, None) => String::new(),
         };
-        format!("redis://{auth}{}:{}/{db}", self.hostname, self.port)
+        let host = if self.hostname.contains(':') && !self.hostname.starts_with('[') {
+            format!("[{}]", self.hostname)
+        } else {
+            self.hostname.clone()
+        };
+        format!("redis://{auth}{host}:{}/{}", self.port, kwargs.db)
     }
 
     /// Queue TTL in seconds (`int(d × 86400)`, at least 1).
@@ -517,12 +663,13 @@ fn parse_backend(table: toml::Table) -> Result<BackendConfig, ServerError> {
             "[backend] message_size_limit_kb must be > 0 and <= {MAX_MESSAGE_SIZE_LIMIT_KB}, not {kb}"
         )));
     }
-    if let BackendConfig::Redis(r) = &config
-        && !(positive(r.mailbox_expiration_d) && positive(r.gravestone_expiration_d))
-    {
-        return Err(ServerError::Config(
-            "[backend] mailbox_expiration_d and gravestone_expiration_d must be > 0".into(),
-        ));
+    if let BackendConfig::Redis(r) = &config {
+        if !(positive(r.mailbox_expiration_d) && positive(r.gravestone_expiration_d)) {
+            return Err(ServerError::Config(
+                "[backend] mailbox_expiration_d and gravestone_expiration_d must be > 0".into(),
+            ));
+        }
+        r.redis_kwargs()?;
     }
     Ok(config)
 }
@@ -558,6 +705,54 @@ mod tests {
         assert_eq!(r.url(), "redis://h:7000/0");
         assert_eq!(r.mailbox_ttl_s(), 604_800);
         assert_eq!(r.gravestone_ttl_s(), 31_536_000);
+    }
+
+    #[test]
+    fn redis_kwargs_read_as_redis_py_would() {
+        let redis = |kwargs: &str| {
+            ServerConfig::from_toml_str(&format!(
+                "[backend]\nkind = 'redis'\nhostname = '::1'\n[backend.kwargs]\n{kwargs}"
+            ))
+            .map(|c| match c.backend {
+                BackendConfig::Redis(r) => r,
+                BackendConfig::Memory(_) => panic!("expected redis"),
+            })
+        };
+        let r = redis(
+            "username = 'app user'\npassword = 'a:b@c/d#e%f'\ndb = 3\nsocket_timeout = 2.5\n\
+             socket_connect_timeout = 1\ndecode_responses = true\nssl = false\nssl_certfile = 'x'",
+        )
+        .unwrap();
+        let k = r.redis_kwargs().unwrap();
+        assert_eq!(k.username.as_deref(), Some("app user"));
+        assert_eq!(k.password.as_deref(), Some("a:b@c/d#e%f"));
+        assert_eq!(k.db, 3);
+        assert_eq!(k.socket_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(k.socket_connect_timeout, Some(Duration::from_secs(1)));
+        assert_eq!(k.ignored, vec!["decode_responses", "ssl_certfile"]);
+        assert!(!format!("{k:?}").contains("a:b@c"), "password in Debug");
+        assert_eq!(
+            r.url(),
+            "redis://app%20user:a%3Ab%40c%2Fd%23e%25f@[::1]:6379/3"
+        );
+        // The URL means what the options say to the Redis client itself.
+        let info = redis::IntoConnectionInfo::into_connection_info(r.url()).unwrap();
+        assert_eq!(info.redis_settings().password(), Some("a:b@c/d#e%f"));
+        assert_eq!(info.redis_settings().username(), Some("app user"));
+        assert_eq!(info.redis_settings().db(), 3);
+
+        for bad in [
+            "ssl = true",
+            "db = -1",
+            "db = 'x'",
+            "password = 7",
+            "socket_timeout = 0",
+            "socket_timeout = 'soon'",
+            "sentinel = 'x'",
+        ] {
+            let e = redis(bad).unwrap_err().to_string();
+            assert!(e.contains("[backend.kwargs]"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -98,7 +98,12 @@
 //!   carries the `listening on …` line that scripts read; rotated log files
 //!   carry the UTC date (Python: local time); log lines use `tracing`'s
 //!   format;
-//! * the binary's `--config` is optional (without it the defaults apply).
+//! * the binary's `--config` is optional (without it the defaults apply);
+//! * `[backend.kwargs]` ([`RedisKwargs`]) honours `username`, `password`,
+//!   `db`, `socket_timeout` and `socket_connect_timeout`, accepts redis-py's
+//!   pool and decoding options with a warning that they have no effect,
+//!   refuses `ssl = true` (no TLS to Redis in this build) and rejects
+//!   unknown keys when the file is read (Python: a `TypeError` at start-up).
 //!
 //! Extensions, absent from Python: an optional path prefix
 //! ([`ServerConfig::with_path_prefix`]); a configurable SSE ping interval
@@ -123,6 +128,6 @@ pub mod tls;
 
 pub use auth::{Authenticator, ClientInfo, NullAuthenticator};
 pub use backend::MailboxBackend;
-pub use config::{AuthConfig, BackendConfig, GlobusAuthKwargs, ServerConfig};
+pub use config::{AuthConfig, BackendConfig, GlobusAuthKwargs, RedisKwargs, ServerConfig};
 pub use error::ServerError;
 pub use server::{ServerHandle, WaitingReceivers, serve};

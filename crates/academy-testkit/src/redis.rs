@@ -18,6 +18,10 @@ pub struct RedisOptions {
     pub dir: Option<PathBuf>,
     /// Bind this port instead of a free one.
     pub port: Option<u16>,
+    /// More `redis-server` arguments, one per token (redis-server quotes
+    /// each), e.g. `["--user", "alice", "on", ">pw", "~*", "&*", "+@all"]`;
+    /// the default user must stay able to `PING`, which signals readiness.
+    pub extra_args: Vec<String>,
 }
 
 /// A `redis-server` child process on 127.0.0.1, killed when dropped.
@@ -73,6 +77,7 @@ impl RedisServer {
             ])
             .arg("--dir")
             .arg(&dir)
+            .args(&opts.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -320,13 +320,24 @@ impl RedisBackend {
         shutdown: CancellationToken,
         tracker: &TaskTracker,
     ) -> Result<RedisBackend, ServerError> {
+        let kwargs = config.redis_kwargs()?;
+        for key in &kwargs.ignored {
+            tracing::warn!(option = %key, "[backend.kwargs] option has no effect on this server");
+        }
         let client = redis::Client::open(config.url()).map_err(rerr("invalid Redis address"))?;
         // Short timeouts and one reconnection attempt per request: during an
         // outage requests fail fast with 503 + Retry-After instead of
-        // hanging (clients retry those).
+        // hanging (clients retry those). `socket_timeout` and
+        // `socket_connect_timeout` replace them when configured.
         let manager_config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+            .set_response_timeout(Some(
+                kwargs.socket_timeout.unwrap_or(REDIS_RESPONSE_TIMEOUT),
+            ))
+            .set_connection_timeout(Some(
+                kwargs
+                    .socket_connect_timeout
+                    .unwrap_or(REDIS_CONNECT_TIMEOUT),
+            ))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let mut conn = client
@@ -338,11 +349,7 @@ impl RedisBackend {
         } else {
             FALLBACK_POLL
         };
-        let db = config
-            .kwargs
-            .get("db")
-            .and_then(|v| v.as_integer())
-            .unwrap_or(0);
+        let db = i64::from(kwargs.db);
         let waiters = Arc::new(Waiters::default());
         tracker.spawn(subscriber(client, db, waiters.clone(), shutdown));
         Ok(RedisBackend {
