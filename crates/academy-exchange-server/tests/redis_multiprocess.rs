@@ -12,7 +12,7 @@ use academy_exchange::message::Body as MsgBody;
 use academy_exchange::{AgentId, EntityId, Message, UserId};
 use common::{RedisServer, call, client};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 struct Proc {
@@ -77,6 +77,31 @@ async fn sigterm(p: &mut Proc) {
     assert!(exit.success(), "server exit status {exit}");
 }
 
+/// Redis's MONITOR feed: one line per command the server executes
+/// (including commands run by scripts).
+async fn monitor(port: u16) -> tokio::io::Lines<BufReader<tokio::net::TcpStream>> {
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    conn.write_all(b"MONITOR\r\n").await.unwrap();
+    let mut lines = BufReader::new(conn).lines();
+    assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("+OK"));
+    lines
+}
+
+/// Reads the feed up to the first line `matches`.
+async fn wait_for(
+    feed: &mut tokio::io::Lines<BufReader<tokio::net::TcpStream>>,
+    matches: impl Fn(&str) -> bool,
+) {
+    while let Some(line) = feed.next_line().await.unwrap() {
+        if matches(&line) {
+            return;
+        }
+    }
+    panic!("MONITOR feed ended");
+}
+
 fn mb(id: &EntityId) -> serde_json::Value {
     json!({ "mailbox": id.to_json() })
 }
@@ -127,7 +152,10 @@ async fn rust_and_python_servers_share_one_redis() {
         );
 
         // A receiver blocked on A is woken by a put through B (notification,
-        // well before the fallback poll).
+        // well before the fallback poll). Server A is another process; Redis's
+        // MONITOR feed says when its take has found the queue empty (the
+        // take's `LPOP`), by which time its wake-up is armed.
+        let mut feed = monitor(redis.port()).await;
         let waiting = {
             let http = client();
             let url = format!("{}/message", a.base);
@@ -135,11 +163,12 @@ async fn rust_and_python_servers_share_one_redis() {
             body["timeout"] = json!(20);
             tokio::spawn(async move { call(&http, "GET", &url, &body).await })
         };
-        // Server A is another process: no in-process event says its receive
-        // is waiting. The pause only makes the wake-up path likely; were the
-        // put to land first, the receive would still get it (no false
-        // failure), the check would merely be weaker.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let pop = format!("\"queue:{}\"", agent.uid());
+        wait_for(&mut feed, |line| {
+            line.to_ascii_lowercase().contains("\"lpop\"") && line.contains(&pop)
+        })
+        .await;
+        drop(feed);
         let req = Message::request(user.clone(), agent.clone(), MsgBody::PingRequest, None);
         let sent = Instant::now();
         let put = call(
