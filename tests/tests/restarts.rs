@@ -235,6 +235,7 @@ async fn redis_killed_and_restarted_with_persistence() {
             appendonly: true,
             dir: Some(dir),
             port: Some(port),
+            ..RedisOptions::default()
         })
         .await
         .unwrap();
