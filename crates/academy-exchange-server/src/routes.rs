@@ -33,12 +33,6 @@
 //! flight. A message the server knows it did not write (a long poll
 //! cancelled, a body dropped on a write error) goes back to the head of the
 //! queue at once.
-//!
-//! An event stream that never goes idle would never reconnect, hence never
-//! acknowledge; our clients therefore reopen a busy stream, acknowledging,
-//! every 256 messages or 5 s (`academy_globus_client::exchange_client::AckCadence`),
-//! which keeps a busy mailbox's in-flight list short. Clients that never
-//! acknowledge (academy-py's) fill it to the bound.
 
 use std::convert::Infallible;
 use std::future::Future;
