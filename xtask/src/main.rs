@@ -275,6 +275,8 @@ fn soak(extra: &[String]) -> Result {
     cmd.args([
         "nextest",
         "run",
+        "--profile",
+        "soak",
         "-p",
         "academy-e2e",
         "--run-ignored",
