@@ -90,7 +90,14 @@ impl PendingTake {
 impl Receiver {
     /// Starts waiting up to `timeout` for the head of `id`'s queue. A server
     /// shutdown ends the wait as a timeout.
-    pub fn start_take(&self, id: &EntityId, timeout: Duration) -> PendingTake {
+    /// `generation`: the receiver generation of an acknowledging event
+    /// stream (see [`MailboxBackend::new_receiver`]), `None` otherwise.
+    pub fn start_take(
+        &self,
+        id: &EntityId,
+        timeout: Duration,
+        generation: Option<u64>,
+    ) -> PendingTake {
         let (tx, rx) = oneshot::channel();
         let cancel = self.shutdown.child_token();
         let task_cancel = cancel.clone();
@@ -98,7 +105,7 @@ impl Receiver {
         let id = id.clone();
         let deadline = Instant::now() + timeout;
         if backend.take_is_cancel_safe() {
-            let fut = async move { backend.take(&id, deadline, &task_cancel).await };
+            let fut = async move { backend.take(&id, deadline, &task_cancel, generation).await };
             return PendingTake {
                 kind: TakeKind::Inline(Box::pin(fut)),
                 _cancel: cancel.drop_guard(),
@@ -106,7 +113,7 @@ impl Receiver {
             };
         }
         self.tracker.spawn(async move {
-            let result = backend.take(&id, deadline, &task_cancel).await;
+            let result = backend.take(&id, deadline, &task_cancel, generation).await;
             if let Err(Ok(taken)) = tx.send(result) {
                 tracing::debug!(mailbox = %id.uid(), "receiver left; message returned to queue");
                 backend.requeue_front(&id, taken).await;

@@ -33,6 +33,18 @@
 //! flight. A message the server knows it did not write (a long poll
 //! cancelled, a body dropped on a write error) goes back to the head of the
 //! queue at once.
+//!
+//! An event stream that never goes idle would never reconnect, hence never
+//! acknowledge, and its mailbox's in-flight list would fill to its bound;
+//! so our clients reopen a busy stream, acknowledging, every 256 messages
+//! or 5 s (`academy_globus_client::exchange_client::AckCadence`). For that
+//! to be safe, a stream that opts in (`academy-delivery: ack`, with or
+//! without `Last-Event-ID`) starts a new *receiver generation* of its
+//! mailbox ([`MailboxBackend::new_receiver`], before the acknowledgement):
+//! the takes of earlier acknowledging streams of that mailbox take nothing
+//! any more and those streams end, so a stream the client dropped cannot
+//! take a message meant for the new one. Streams without the opt-in
+//! (academy-py's) neither supersede nor are superseded.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -294,11 +306,7 @@ pub const DELIVERY_HEADER: &str = "academy-delivery";
 /// that sent `academy-delivery: ack`: absent, empty or without the opt-in is
 /// `None`; anything but a non-negative integer answers 400.
 fn last_event_id(headers: &header::HeaderMap) -> Result<Option<u64>, ServerError> {
-    let acknowledging = headers
-        .get(DELIVERY_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("ack"));
-    if !acknowledging {
+    if !acknowledging(headers) {
         return Ok(None);
     }
     let Some(value) = headers.get("last-event-id") else {
@@ -314,6 +322,14 @@ fn last_event_id(headers: &header::HeaderMap) -> Result<Option<u64>, ServerError
     text.parse::<u64>()
         .map(Some)
         .map_err(|_| ServerError::BadRequest("Last-Event-ID must be an integer".into()))
+}
+
+/// Whether the request carries `academy-delivery: ack`.
+fn acknowledging(headers: &header::HeaderMap) -> bool {
+    headers
+        .get(DELIVERY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("ack"))
 }
 
 /// Python truthiness of a JSON value.
@@ -447,7 +463,7 @@ async fn recv(
     let last_id = last_id_field(&fields)?;
     app.backend.check_receive(&client, &id).await?;
     app.backend.acknowledge(&id, last_id).await?;
-    let mut take = app.receiver.start_take(&id, timeout);
+    let mut take = app.receiver.start_take(&id, timeout, None);
     let taken = take.wait().await?;
     tracing::info!(mailbox = %id.uid(), seq = taken.seq, "message fetched");
     let guard = app.receiver.guard(&id, taken);
@@ -489,6 +505,8 @@ struct Listen {
     receiver: Receiver,
     id: EntityId,
     timeout: Duration,
+    /// Receiver generation of an acknowledging stream.
+    generation: Option<u64>,
     take: Option<PendingTake>,
     sent: Option<Requeue>,
     ping: tokio::time::Interval,
@@ -509,6 +527,14 @@ async fn listen(
         MailboxStatus::Terminated => return Err(ServerError::Terminated),
         MailboxStatus::Active | MailboxStatus::Inactive => {}
     }
+    // An acknowledging stream supersedes the mailbox's earlier ones first
+    // (their client dropped them to reopen), so none of them can take a
+    // message after the acknowledgement below re-queued what they had.
+    let generation = if acknowledging(&headers) {
+        Some(app.backend.new_receiver(&id).await?)
+    } else {
+        None
+    };
     app.backend.acknowledge(&id, last_seen).await?;
     tracing::debug!(mailbox = %id.uid(), "listening");
     let mut ping = tokio::time::interval_at(
@@ -521,6 +547,7 @@ async fn listen(
         receiver: app.receiver.clone(),
         id,
         timeout,
+        generation,
         take: None,
         sent: None,
         ping,
@@ -535,11 +562,12 @@ async fn listen(
             receiver,
             id,
             timeout,
+            generation,
             take,
             ping,
             ..
         } = &mut st;
-        let pending = take.get_or_insert_with(|| receiver.start_take(id, *timeout));
+        let pending = take.get_or_insert_with(|| receiver.start_take(id, *timeout, *generation));
         tokio::select! {
             result = pending.wait() => {
                 st.take = None;

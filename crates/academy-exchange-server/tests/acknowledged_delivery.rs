@@ -227,6 +227,90 @@ async fn in_flight_is_bounded(ctx: &Ctx) {
     assert_eq!(ids, expected);
 }
 
+/// Opens an acknowledging event stream (`academy-delivery: ack`, with
+/// `last` as Last-Event-ID if given) and returns its body once the server
+/// has answered.
+async fn open_stream(ctx: &Ctx, id: &EntityId, last: Option<&str>) -> hyper::body::Incoming {
+    let mut body = mb(id);
+    body["timeout"] = json!(20);
+    let mut req = http::Request::builder()
+        .method("GET")
+        .uri(format!("{}/mailbox/listen", ctx.base))
+        .header("academy-delivery", "ack");
+    if let Some(l) = last {
+        req = req.header("Last-Event-ID", l);
+    }
+    let req = req
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .unwrap();
+    let resp = ctx.http.request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.into_body()
+}
+
+/// The next event of a stream (skipping `: ping` comments); `None` when
+/// the stream ended.
+async fn next_event(body: &mut hyper::body::Incoming) -> Option<(Option<u64>, String)> {
+    use http_body_util::BodyExt as _;
+    let mut text = String::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.unwrap().into_data() {
+            text.push_str(std::str::from_utf8(&data).unwrap());
+        }
+        if let Some(e) = events(&text).into_iter().next() {
+            return Some(e);
+        }
+    }
+    None
+}
+
+/// A client reopening its stream (to acknowledge) supersedes the one it
+/// dropped: the old stream's pending take cannot take the next message,
+/// which goes to the new stream, and the old stream ends.
+async fn a_new_acknowledging_stream_supersedes_the_old_one(ctx: &Ctx) {
+    let user = ctx.create_user().await;
+    let mut old = open_stream(ctx, &user, None).await;
+    let mut new = open_stream(ctx, &user, Some("0")).await;
+    let m = ctx.put_new(&user).await;
+    let got = tokio::time::timeout(Duration::from_secs(10), next_event(&mut new))
+        .await
+        .unwrap();
+    assert_eq!(got.map(|(_, d)| d), Some(m.to_json()));
+    // The old stream ends well before its 20 s timeout, having taken nothing.
+    let ended = tokio::time::timeout(Duration::from_secs(10), next_event(&mut old))
+        .await
+        .expect("the superseded stream did not end");
+    assert_eq!(ended, None);
+}
+
+/// Streams without the opt-in (academy-py's) neither supersede nor are
+/// superseded.
+async fn streams_without_the_opt_in_are_not_superseded(ctx: &Ctx) {
+    let user = ctx.create_user().await;
+    let mut body = mb(&user);
+    body["timeout"] = json!(20);
+    let req = http::Request::builder()
+        .method("GET")
+        .uri(format!("{}/mailbox/listen", ctx.base))
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .unwrap();
+    let resp = ctx.http.request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut plain = resp.into_body();
+    // An acknowledging poll of the same mailbox, answered empty.
+    let poll = ctx.listen(&user, 0.3, Some("0")).await;
+    assert_eq!(events(&poll.text), vec![]);
+    let m = ctx.put_new(&user).await;
+    let got = tokio::time::timeout(Duration::from_secs(10), next_event(&mut plain))
+        .await
+        .unwrap();
+    assert_eq!(got.map(|(_, d)| d), Some(m.to_json()));
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod memory_backend {
@@ -266,6 +350,8 @@ both_backends!(
     sse_without_header_forgets_in_flight,
     long_poll_last_id,
     in_flight_is_bounded,
+    a_new_acknowledging_stream_supersedes_the_old_one,
+    streams_without_the_opt_in_are_not_superseded,
 );
 
 fn redis_config(port: u16) -> ServerConfig {

@@ -37,6 +37,54 @@ use crate::http::{HttpClient, RequestBody};
 use crate::layer::RetryPolicy;
 use crate::sse::{EventStream, IdMessageStream, MessageStream, event_stream};
 
+/// How often a long-lived event stream acknowledges what it received.
+///
+/// Our exchange server keeps every delivered message in flight until the
+/// receiver comes back with the last id it processed, which an event
+/// stream does only when it reconnects; a stream that never goes idle
+/// would never acknowledge, and its mailbox's in-flight list would grow to
+/// the server's bound (1 024 messages or 8 MiB per mailbox). So a
+/// reconnecting listener reopens its stream, acknowledging, once it has
+/// returned [`AckCadence::messages`] messages or once the oldest message
+/// it has not acknowledged is [`AckCadence::age`] old (checked when a
+/// message arrives). The server supersedes the dropped stream when the new
+/// one opens (its pending take can no longer take anything), and re-sends
+/// what the dropped one had in flight after the acknowledged id. Only
+/// streams whose events carry ids (servers with acknowledged delivery) are
+/// reopened: with a server without them (such as academy-py's) closing a
+/// stream could lose a message written into it.
+///
+/// ```
+/// use academy_globus_client::exchange_client::AckCadence;
+/// let c = AckCadence::default();
+/// assert!(c.due(c.messages, std::time::Duration::ZERO));
+/// assert!(!c.due(1, std::time::Duration::ZERO));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckCadence {
+    /// Messages returned on one stream before it is reopened.
+    pub messages: u32,
+    /// Age of the oldest unacknowledged message after which it is reopened.
+    pub age: Duration,
+}
+
+impl Default for AckCadence {
+    fn default() -> Self {
+        AckCadence {
+            messages: 256,
+            age: Duration::from_secs(5),
+        }
+    }
+}
+
+impl AckCadence {
+    /// Whether a stream that returned `unacked` messages, the oldest of
+    /// them `oldest` ago, should be reopened now.
+    pub fn due(&self, unacked: u32, oldest: Duration) -> bool {
+        unacked > 0 && (unacked >= self.messages || oldest >= self.age)
+    }
+}
+
 /// Configuration of [`AcademyGlobusClient`].
 #[derive(Clone)]
 pub struct ExchangeClientConfig {
@@ -424,13 +472,16 @@ impl AcademyGlobusClient {
             http::header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         );
+        // The opt-in to acknowledged delivery (academy-exchange-server's
+        // `DELIVERY_HEADER`), on every stream: our server honours
+        // Last-Event-ID only with it, and lets an acknowledging stream
+        // supersede the mailbox's earlier ones (which the `AckCadence`
+        // relies on). Other servers ignore it.
+        headers.insert(
+            HeaderName::from_static("academy-delivery"),
+            HeaderValue::from_static("ack"),
+        );
         if let Some(last) = last_event_id {
-            // The server honours Last-Event-ID only with this opt-in (see
-            // academy-exchange-server's `DELIVERY_HEADER`).
-            headers.insert(
-                HeaderName::from_static("academy-delivery"),
-                HeaderValue::from_static("ack"),
-            );
             headers.insert(
                 HeaderName::from_static("last-event-id"),
                 HeaderValue::from(last),
@@ -483,11 +534,16 @@ impl AcademyGlobusClient {
         policy: ReconnectPolicy,
         last_event_id: Option<u64>,
     ) -> IdMessageStream {
+        /// Messages with ids returned on the current stream, and when the
+        /// first of them arrived (see [`AckCadence`]).
+        #[derive(Clone, Copy, Default)]
+        struct Unacked(u32, Option<std::time::Instant>);
         enum St {
             Connect(u32, Option<u64>),
-            Streaming(EventStream, bool, Option<u64>),
+            Streaming(EventStream, bool, Option<u64>, Unacked),
             Done,
         }
+        let cadence = AckCadence::default();
         let client = self.clone();
         Box::pin(futures::stream::unfold(
             St::Connect(0, last_event_id),
@@ -501,7 +557,9 @@ impl AcademyGlobusClient {
                             St::Done => return None,
                             St::Connect(failures, last) => {
                                 match client.open_listen(&id, timeout, last).await {
-                                    Ok(stream) => St::Streaming(stream, false, last),
+                                    Ok(stream) => {
+                                        St::Streaming(stream, false, last, Unacked::default())
+                                    }
                                     Err(e)
                                         if is_fatal(&e) || failures + 1 >= policy.max_failures =>
                                     {
@@ -515,29 +573,43 @@ impl AcademyGlobusClient {
                                     }
                                 }
                             }
-                            St::Streaming(mut stream, got_any, last) => match stream.next().await {
-                                Some(Ok((seq, message))) => {
-                                    // An unreadable event counts as received
-                                    // too: re-sending it would not help.
-                                    let last = seq.or(last);
-                                    let next = St::Streaming(stream, true, last);
-                                    return Some((message.map(|m| (seq, m)), next));
-                                }
-                                Some(Err(e)) => {
-                                    tracing::debug!(error = %e, "event stream broke; reconnecting");
-                                    tokio::time::sleep(policy.backoff.backoff(0)).await;
-                                    St::Connect(1, Some(last.unwrap_or(0)))
-                                }
-                                None => {
-                                    // A stream that ends without delivering
-                                    // anything gets a short pause, so a server
-                                    // closing at once is not spun on.
-                                    if !got_any {
-                                        tokio::time::sleep(policy.backoff.backoff(0)).await;
+                            St::Streaming(mut stream, got_any, last, unacked) => {
+                                match stream.next().await {
+                                    Some(Ok((seq, message))) => {
+                                        // An unreadable event counts as received
+                                        // too: re-sending it would not help.
+                                        let last = seq.or(last);
+                                        let mut unacked = unacked;
+                                        if seq.is_some() {
+                                            unacked.0 += 1;
+                                            unacked.1.get_or_insert_with(std::time::Instant::now);
+                                        }
+                                        let oldest =
+                                            unacked.1.map_or(Duration::ZERO, |t| t.elapsed());
+                                        let next = if cadence.due(unacked.0, oldest) {
+                                            // Reopen, acknowledging up to `last`.
+                                            St::Connect(0, Some(last.unwrap_or(0)))
+                                        } else {
+                                            St::Streaming(stream, true, last, unacked)
+                                        };
+                                        return Some((message.map(|m| (seq, m)), next));
                                     }
-                                    St::Connect(0, Some(last.unwrap_or(0)))
+                                    Some(Err(e)) => {
+                                        tracing::debug!(error = %e, "event stream broke; reconnecting");
+                                        tokio::time::sleep(policy.backoff.backoff(0)).await;
+                                        St::Connect(1, Some(last.unwrap_or(0)))
+                                    }
+                                    None => {
+                                        // A stream that ends without delivering
+                                        // anything gets a short pause, so a server
+                                        // closing at once is not spun on.
+                                        if !got_any {
+                                            tokio::time::sleep(policy.backoff.backoff(0)).await;
+                                        }
+                                        St::Connect(0, Some(last.unwrap_or(0)))
+                                    }
                                 }
-                            },
+                            }
                         };
                     }
                 }

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use academy_exchange::{EntityId, ExchangeError, Message, MessageStream};
+use academy_globus_client::exchange_client::AckCadence;
 use academy_globus_client::{AcademyGlobusClient, Error as HttpError, RetryPolicy};
 use futures::StreamExt as _;
 
@@ -221,6 +222,11 @@ struct Conn {
     opened: Instant,
     idle_timeout: Duration,
     got_any: bool,
+    /// Messages with ids returned from this stream, and when the first of
+    /// them arrived: the stream is reopened (acknowledging them) when the
+    /// [`AckCadence`] says so.
+    unacked: u32,
+    oldest_unacked: Option<Instant>,
 }
 
 struct ListenState {
@@ -304,6 +310,8 @@ impl ListenState {
                             opened: Instant::now(),
                             idle_timeout: wait,
                             got_any: false,
+                            unacked: 0,
+                            oldest_unacked: None,
                         });
                     }
                     Err(e) if route_missing(&e) => {
@@ -339,7 +347,17 @@ impl ListenState {
                     self.failures = 0;
                     self.last = Instant::now();
                     conn.got_any = true;
-                    self.conn = Some(conn);
+                    if id.is_some() {
+                        conn.unacked += 1;
+                        conn.oldest_unacked.get_or_insert(self.last);
+                    }
+                    let oldest = conn.oldest_unacked.map_or(Duration::ZERO, |t| t.elapsed());
+                    // Dropping the stream makes the next call reopen it with
+                    // the id just returned (see `AckCadence`); a message the
+                    // server already wrote into it is sent again then.
+                    if !AckCadence::default().due(conn.unacked, oldest) {
+                        self.conn = Some(conn);
+                    }
                     return Some(Ok(m));
                 }
                 Some(Err(e)) if is_bad_event(&e) => {

@@ -78,6 +78,8 @@ struct Mailbox {
     inflight: VecDeque<Taken>,
     /// Bytes of JSON in `inflight` (bounded by [`INFLIGHT_BYTES_LIMIT`]).
     inflight_bytes: usize,
+    /// Current receiver generation (see [`MailboxBackend::new_receiver`]).
+    generation: u64,
 }
 
 /// Requests addressed to one mailbox and not answered yet, bounded.
@@ -240,6 +242,7 @@ impl MailboxBackend for MemoryBackend {
             seq: 0,
             inflight: VecDeque::new(),
             inflight_bytes: 0,
+            generation: 0,
         });
         Ok(())
     }
@@ -398,6 +401,7 @@ impl MailboxBackend for MemoryBackend {
         id: &EntityId,
         deadline: Instant,
         cancel: &CancellationToken,
+        generation: Option<u64>,
     ) -> Result<Taken, ServerError> {
         let k = key(id);
         loop {
@@ -406,6 +410,9 @@ impl MailboxBackend for MemoryBackend {
                 let m = state.mailboxes.get_mut(&k).ok_or(ServerError::NotFound)?;
                 if m.terminated {
                     return Err(ServerError::Terminated);
+                }
+                if generation.is_some_and(|g| g != m.generation) {
+                    return Err(ServerError::Timeout);
                 }
                 if let Some(json) = m.queue.pop_front() {
                     m.seq += 1;
@@ -446,6 +453,18 @@ impl MailboxBackend for MemoryBackend {
     fn take_is_cancel_safe(&self) -> bool {
         // `take` pops and returns under one lock, with no await in between.
         true
+    }
+
+    async fn new_receiver(&self, id: &EntityId) -> Result<u64, ServerError> {
+        let mut state = self.lock();
+        let m = state
+            .mailboxes
+            .get_mut(&key(id))
+            .ok_or(ServerError::NotFound)?;
+        m.generation += 1;
+        // Superseded takes end now instead of at their next message.
+        m.notify.notify_waiters();
+        Ok(m.generation)
     }
 
     async fn requeue_front(&self, id: &EntityId, taken: Taken) {
@@ -628,13 +647,15 @@ mod tests {
             let cancel = CancellationToken::new();
             let far = Instant::now() + Duration::from_secs(30);
             assert_eq!(
-                b.take(&agent, far, &cancel).await.unwrap().json,
+                b.take(&agent, far, &cancel, None).await.unwrap().json,
                 req.to_json()
             );
             let waiter = {
                 let b = b.clone();
                 let agent = agent.clone();
-                tokio::spawn(async move { b.take(&agent, far, &CancellationToken::new()).await })
+                tokio::spawn(
+                    async move { b.take(&agent, far, &CancellationToken::new(), None).await },
+                )
             };
             tokio::task::yield_now().await;
             b.terminate(&c, &agent).await.unwrap();
@@ -642,7 +663,7 @@ mod tests {
                 waiter.await.unwrap(),
                 Err(ServerError::Terminated)
             ));
-            let json = b.take(&user, far, &cancel).await.unwrap().json;
+            let json = b.take(&user, far, &cancel, None).await.unwrap().json;
             let m = Message::from_json(&json).unwrap();
             assert_eq!(m.tag(), req.tag());
             assert!(matches!(
@@ -666,7 +687,10 @@ mod tests {
             let m = Message::request(user.clone(), user.clone(), Body::PingRequest, None);
             b.put(&c, &m, &m.to_json()).await.unwrap();
             let far = Instant::now() + Duration::from_secs(30);
-            let taken = b.take(&user, far, &CancellationToken::new()).await.unwrap();
+            let taken = b
+                .take(&user, far, &CancellationToken::new(), None)
+                .await
+                .unwrap();
             assert_eq!(taken.seq, 1);
             {
                 let state = b.lock();
@@ -701,7 +725,7 @@ mod tests {
                 )
                 .await
                 .unwrap();
-                b.take(&user, far, &cancel).await.unwrap();
+                b.take(&user, far, &cancel, None).await.unwrap();
             }
             let state = b.lock();
             let mb = &state.mailboxes[&key(&user)];
@@ -731,7 +755,7 @@ mod tests {
             b.put(&c, &m, &m.to_json()).await.unwrap();
             let far = Instant::now() + Duration::from_secs(30);
             let cancel = CancellationToken::new();
-            let taken = b.take(&user, far, &cancel).await.unwrap();
+            let taken = b.take(&user, far, &cancel, None).await.unwrap();
             // Acknowledged first: a late "not written" must not resend it.
             b.acknowledge(&user, Some(taken.seq)).await.unwrap();
             b.requeue_front(&user, taken).await;
@@ -740,7 +764,7 @@ mod tests {
             b.put(&c, &m.create_response(Body::SuccessResponse).unwrap(), "x")
                 .await
                 .unwrap();
-            let taken = b.take(&user, far, &cancel).await.unwrap();
+            let taken = b.take(&user, far, &cancel, None).await.unwrap();
             b.requeue_front(&user, taken.clone()).await;
             assert_eq!(b.stats(&c, &user).await.unwrap().queued, 1);
             b.acknowledge(&user, Some(0)).await.unwrap();

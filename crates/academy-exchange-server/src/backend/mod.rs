@@ -119,12 +119,26 @@ pub trait MailboxBackend: Send + Sync + 'static {
     /// message is taken it is returned; callers hand it on (it stays in
     /// flight until [`MailboxBackend::acknowledge`]) or give it back with
     /// [`MailboxBackend::requeue_front`].
+    ///
+    /// With `generation` `Some(g)` (an acknowledging event stream, see
+    /// [`MailboxBackend::new_receiver`]) it takes only while `g` is the
+    /// mailbox's current receiver generation, checked atomically with the
+    /// pop; a superseded take returns [`ServerError::Timeout`] and takes
+    /// nothing.
     async fn take(
         &self,
         id: &EntityId,
         deadline: Instant,
         cancel: &CancellationToken,
+        generation: Option<u64>,
     ) -> Result<Taken, ServerError>;
+
+    /// Starts a new receiver generation of the mailbox and returns it: takes
+    /// of earlier generations take nothing from now on. Called when an
+    /// acknowledging event stream opens, before its acknowledgement, so that
+    /// a stream its client has dropped (to reopen it) cannot take a message
+    /// meant for the new one.
+    async fn new_receiver(&self, id: &EntityId) -> Result<u64, ServerError>;
 
     /// True when dropping a [`MailboxBackend::take`] future can never lose a
     /// message, i.e. the message is removed and returned within one poll

@@ -155,6 +155,10 @@ fn seqno_key(uid: Uuid) -> String {
 fn inflight_key(uid: Uuid) -> String {
     format!("inflight:{uid}")
 }
+/// The mailbox's receiver generation (see `MailboxBackend::new_receiver`).
+fn receivers_key(uid: Uuid) -> String {
+    format!("receivers:{uid}")
+}
 /// An in-flight list entry: `<seq>:<json>`.
 fn inflight_entry(taken: &Taken) -> String {
     format!("{}:{}", taken.seq, taken.json)
@@ -234,14 +238,17 @@ return 0
 /// Takes the head of the queue into the in-flight list in one step, so a
 /// taken message lives in Redis until acknowledged (a server killed after
 /// the take, or a reply lost with the connection, loses nothing).
-/// KEYS: active, queue, seqno, inflight. ARGV: in-flight limit, mailbox
+/// KEYS: active, queue, seqno, inflight, receivers. ARGV: in-flight limit, mailbox
 /// ttl, gravestone ttl (the numbering outlives idle queues, so a receiver's
 /// remembered id never outruns a restarted counter). Returns {'message', seq, json} | {'empty'} | {'missing'} |
 /// {'terminated'}; skips stale close sentinels.
+/// ARGV[4]: the receiver generation of the take, or '' for none; a take
+/// of a superseded generation returns {'superseded'} and takes nothing.
 const TAKE_LUA: &str = r"
 local st = redis.call('GET', KEYS[1])
 if not st then return {'missing'} end
 if st ~= 'ACTIVE' then return {'terminated'} end
+if ARGV[4] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[4] then return {'superseded'} end
 while true do
   local v = redis.call('LPOP', KEYS[2])
   if not v then return {'empty'} end
@@ -822,6 +829,7 @@ impl MailboxBackend for RedisBackend {
         id: &EntityId,
         deadline: Instant,
         cancel: &CancellationToken,
+        generation: Option<u64>,
     ) -> Result<Taken, ServerError> {
         let uid = id.uid();
         let waiter = self.waiters.register(uid);
@@ -836,9 +844,11 @@ impl MailboxBackend for RedisBackend {
                 .key(queue_key(uid))
                 .key(seqno_key(uid))
                 .key(inflight_key(uid))
+                .key(receivers_key(uid))
                 .arg(INFLIGHT_LIMIT)
                 .arg(self.mailbox_ttl)
                 .arg(self.gravestone_ttl)
+                .arg(generation.map(|g| g.to_string()).unwrap_or_default())
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(rerr("receive"))?;
@@ -853,6 +863,7 @@ impl MailboxBackend for RedisBackend {
                 }
                 Some("missing") => return Err(ServerError::NotFound),
                 Some("terminated") => return Err(ServerError::Terminated),
+                Some("superseded") => return Err(ServerError::Timeout),
                 _ => {}
             }
             tokio::select! {
@@ -888,6 +899,18 @@ impl MailboxBackend for RedisBackend {
                 tracing::warn!(mailbox = %uid, error = %e, "undelivered message left in flight")
             }
         }
+    }
+
+    async fn new_receiver(&self, id: &EntityId) -> Result<u64, ServerError> {
+        let uid = id.uid();
+        let (generation,): (u64,) = redis::pipe()
+            .incr(receivers_key(uid), 1)
+            .expire(receivers_key(uid), self.mailbox_ttl as i64)
+            .ignore()
+            .query_async(&mut self.conn())
+            .await
+            .map_err(rerr("receiver generation"))?;
+        Ok(generation)
     }
 
     async fn acknowledge(&self, id: &EntityId, last_seen: Option<u64>) -> Result<(), ServerError> {
