@@ -79,6 +79,11 @@
 //!   clients that do not: a request without an id forgets what is in
 //!   flight. academy-py 1.0.0 parses the integer `id:` fields and ignores
 //!   the extra key;
+//! * an event stream that opts in to acknowledged delivery supersedes the
+//!   mailbox's earlier opted-in streams (receiver generations, see
+//!   [`routes`]), so a client can reopen a busy stream to acknowledge it
+//!   without the stream it dropped taking the next message; streams without
+//!   the opt-in (academy-py's) are unaffected;
 //! * Redis unreachable or too slow (more than
 //!   [`backend::redis::REDIS_RESPONSE_TIMEOUT`]) answers `503` with
 //!   `Retry-After: 1` at once, instead of 500 after a long wait;
