@@ -61,6 +61,9 @@ impl Default for ReceivePolicy {
 /// before treating the request as failed.
 const GRACE: Duration = Duration::from_secs(15);
 
+/// Longest wait for the head of an event stream's response.
+const MAX_HEAD_WAIT: Duration = Duration::from_secs(30);
+
 /// The server rejects waits of 0; shorter remainders count as expired.
 const MIN_WAIT: Duration = Duration::from_millis(5);
 
@@ -297,8 +300,14 @@ impl ListenState {
                     .rx
                     .client
                     .listen_from(&self.rx.mailbox, Some(secs(wait)), last);
+                // Servers answer a listen's head at once (the wait is in the
+                // body): a head that does not come within the request
+                // timeout was lost on the way, so retry instead of waiting
+                // out the whole stream's grace.
+                let head = wait.min(MAX_HEAD_WAIT);
                 let opened =
-                    match tokio::time::timeout(remaining.unwrap_or(wait + GRACE), open).await {
+                    match tokio::time::timeout(remaining.map_or(head, |r| r.min(head)), open).await
+                    {
                         Ok(r) => r,
                         Err(_) if remaining.is_some() => continue,
                         Err(_) => Err(HttpError::Timeout),
