@@ -85,6 +85,34 @@ impl AckCadence {
     }
 }
 
+/// What one event stream has returned without acknowledging it yet, kept
+/// against the default [`AckCadence`]. A new stream starts a new one.
+///
+/// ```
+/// use academy_globus_client::exchange_client::Unacknowledged;
+/// let mut u = Unacknowledged::default();
+/// assert!(!u.returned(Some(1)));
+/// assert!(!u.returned(None)); // events without ids are not acknowledged
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unacknowledged {
+    count: u32,
+    since: Option<std::time::Instant>,
+}
+
+impl Unacknowledged {
+    /// Records a returned message with event id `id`; true when the stream
+    /// should now be reopened to acknowledge.
+    pub fn returned(&mut self, id: Option<u64>) -> bool {
+        if id.is_some() {
+            self.count += 1;
+            self.since.get_or_insert_with(std::time::Instant::now);
+        }
+        let oldest = self.since.map_or(Duration::ZERO, |t| t.elapsed());
+        AckCadence::default().due(self.count, oldest)
+    }
+}
+
 /// Configuration of [`AcademyGlobusClient`].
 #[derive(Clone)]
 pub struct ExchangeClientConfig {
@@ -534,16 +562,11 @@ impl AcademyGlobusClient {
         policy: ReconnectPolicy,
         last_event_id: Option<u64>,
     ) -> IdMessageStream {
-        /// Messages with ids returned on the current stream, and when the
-        /// first of them arrived (see [`AckCadence`]).
-        #[derive(Clone, Copy, Default)]
-        struct Unacked(u32, Option<std::time::Instant>);
         enum St {
             Connect(u32, Option<u64>),
-            Streaming(EventStream, bool, Option<u64>, Unacked),
+            Streaming(EventStream, bool, Option<u64>, Unacknowledged),
             Done,
         }
-        let cadence = AckCadence::default();
         let client = self.clone();
         Box::pin(futures::stream::unfold(
             St::Connect(0, last_event_id),
@@ -557,9 +580,12 @@ impl AcademyGlobusClient {
                             St::Done => return None,
                             St::Connect(failures, last) => {
                                 match client.open_listen(&id, timeout, last).await {
-                                    Ok(stream) => {
-                                        St::Streaming(stream, false, last, Unacked::default())
-                                    }
+                                    Ok(stream) => St::Streaming(
+                                        stream,
+                                        false,
+                                        last,
+                                        Unacknowledged::default(),
+                                    ),
                                     Err(e)
                                         if is_fatal(&e) || failures + 1 >= policy.max_failures =>
                                     {
@@ -573,20 +599,13 @@ impl AcademyGlobusClient {
                                     }
                                 }
                             }
-                            St::Streaming(mut stream, got_any, last, unacked) => {
+                            St::Streaming(mut stream, got_any, last, mut unacked) => {
                                 match stream.next().await {
                                     Some(Ok((seq, message))) => {
                                         // An unreadable event counts as received
                                         // too: re-sending it would not help.
                                         let last = seq.or(last);
-                                        let mut unacked = unacked;
-                                        if seq.is_some() {
-                                            unacked.0 += 1;
-                                            unacked.1.get_or_insert_with(std::time::Instant::now);
-                                        }
-                                        let oldest =
-                                            unacked.1.map_or(Duration::ZERO, |t| t.elapsed());
-                                        let next = if cadence.due(unacked.0, oldest) {
+                                        let next = if unacked.returned(seq) {
                                             // Reopen, acknowledging up to `last`.
                                             St::Connect(0, Some(last.unwrap_or(0)))
                                         } else {

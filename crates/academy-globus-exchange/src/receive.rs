@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use academy_exchange::{EntityId, ExchangeError, Message, MessageStream};
-use academy_globus_client::exchange_client::AckCadence;
+use academy_globus_client::exchange_client::Unacknowledged;
 use academy_globus_client::{AcademyGlobusClient, Error as HttpError, RetryPolicy};
 use futures::StreamExt as _;
 
@@ -225,11 +225,9 @@ struct Conn {
     opened: Instant,
     idle_timeout: Duration,
     got_any: bool,
-    /// Messages with ids returned from this stream, and when the first of
-    /// them arrived: the stream is reopened (acknowledging them) when the
-    /// [`AckCadence`] says so.
-    unacked: u32,
-    oldest_unacked: Option<Instant>,
+    /// What this stream returned unacknowledged: it is reopened
+    /// (acknowledging) when the cadence says so.
+    unacked: Unacknowledged,
 }
 
 struct ListenState {
@@ -319,8 +317,7 @@ impl ListenState {
                             opened: Instant::now(),
                             idle_timeout: wait,
                             got_any: false,
-                            unacked: 0,
-                            oldest_unacked: None,
+                            unacked: Unacknowledged::default(),
                         });
                     }
                     Err(e) if route_missing(&e) => {
@@ -356,15 +353,10 @@ impl ListenState {
                     self.failures = 0;
                     self.last = Instant::now();
                     conn.got_any = true;
-                    if id.is_some() {
-                        conn.unacked += 1;
-                        conn.oldest_unacked.get_or_insert(self.last);
-                    }
-                    let oldest = conn.oldest_unacked.map_or(Duration::ZERO, |t| t.elapsed());
                     // Dropping the stream makes the next call reopen it with
                     // the id just returned (see `AckCadence`); a message the
                     // server already wrote into it is sent again then.
-                    if !AckCadence::default().due(conn.unacked, oldest) {
+                    if !conn.unacked.returned(id) {
                         self.conn = Some(conn);
                     }
                     return Some(Ok(m));
