@@ -372,8 +372,12 @@ impl RedisBackendConfig {
     /// do not parse are left out here; [`Self::redis_kwargs`] reports them,
     /// and a configuration read from a file has been checked already.
     pub fn url(&self) -> String {
+        self.url_for(&self.redis_kwargs().unwrap_or_default())
+    }
+
+    /// The `redis://` URL for host, port and already-read `kwargs`.
+    pub(crate) fn url_for(&self, kwargs: &RedisKwargs) -> String {
         use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-        let kwargs = self.redis_kwargs().unwrap_or_default();
         let encode = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
         let auth = match (&kwargs.username, &kwargs.password) {
             (Some(u), Some(p)) => format!("{}:{}@", encode(u), encode(p)),

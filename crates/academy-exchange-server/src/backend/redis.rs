@@ -331,7 +331,8 @@ impl RedisBackend {
         for key in &kwargs.ignored {
             tracing::warn!(option = %key, "[backend.kwargs] option has no effect on this server");
         }
-        let client = redis::Client::open(config.url()).map_err(rerr("invalid Redis address"))?;
+        let client =
+            redis::Client::open(config.url_for(&kwargs)).map_err(rerr("invalid Redis address"))?;
         // Short timeouts and one reconnection attempt per request: during an
         // outage requests fail fast with 503 + Retry-After instead of
         // hanging (clients retry those). `socket_timeout` and
