@@ -21,6 +21,7 @@ pub mod local;
 pub mod message;
 pub mod status;
 pub mod transport;
+pub mod wire;
 
 pub use client::{
     ActionError, ActionInvocation, AgentExchangeClient, AgentStopReason, Handle, RequestHandler,
